@@ -1,0 +1,27 @@
+# Every target creates the virtual environment first when it is missing or out of date.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench samples
+
+$(VENV)/installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/installed
+	mkdir -p plans
+	$(BIN)/officeplan solve inputs/sweden.xlsx -o plans/sweden_plan.xlsx --verbose
+
+test: $(VENV)/installed
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/installed
+	$(BIN)/python benchmarks/bench_distances.py
+	$(BIN)/python benchmarks/bench_solve.py
+
+samples: $(VENV)/installed
+	$(BIN)/python inputs/build_samples.py
+	$(BIN)/officeplan template inputs/template.xlsx

@@ -1,0 +1,888 @@
+"""Build the sample workbooks `inputs/sweden.xlsx` and `inputs/demo.xlsx`.
+
+Run from the repository root:
+
+    python inputs/build_samples.py            # data from ../shared/data
+    python inputs/build_samples.py --data DIR --out-dir DIR
+
+Why a script and not hand-made workbooks: every figure in the samples is either taken
+from the reference data (SCB population, GeoNames coordinates) or computed from a
+handful of stated assumptions below, so a reviewer can see, and change, where each
+number comes from.  The output is deterministic: no randomness, rows in a fixed order,
+and the xlsx files are written with fixed timestamps so that rebuilding gives
+byte-identical files (the plan's summary records the input's SHA-256).
+
+Only the standard library, numpy, pandas and openpyxl are used, so the script runs in
+the project's own environment.  See inputs/README.md for the sources and assumptions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+
+# Fixed timestamp for the xlsx package (zip entries and docProps/core.xml): rebuilding
+# the samples must not change their SHA-256.
+FIXED_ZIP_TIME = (2025, 1, 1, 0, 0, 0)
+FIXED_ISO_TIME = "2025-01-01T00:00:00Z"
+
+# --------------------------------------------------------------------------------------
+# Assumptions shared by both samples (documented in inputs/README.md)
+# --------------------------------------------------------------------------------------
+
+MAX_DISTANCE_KM = 50.0
+# Road distance is on average about 1.2 times the straight line in Sweden; applying it
+# makes the 50 km limit a limit on (approximate) road kilometres.
+CIRCUITY_FACTOR = 1.2
+AMORTIZATION_YEARS = 10
+MERGE_RADIUS_KM = 10.0
+
+# Premises: rented floor area grows with desks (reception, waiting area, interview
+# rooms are the fixed part); rent per m2 a year including service charge, cleaning and
+# security depends on the local market.
+FIXED_FLOOR_M2 = 150.0
+FLOOR_M2_PER_DESK = 20.0
+RENT_METRO_SEK_M2 = 2600.0  # Stockholm county, Göteborg, Malmö municipality
+RENT_CITY_SEK_M2 = 2200.0  # other municipalities with >= 100,000 residents
+RENT_TOWN_SEK_M2 = 1800.0  # everywhere else
+METRO_MUNICIPALITIES = {"1480", "1280"}  # Göteborg, Malmö; all of county 01 too
+
+# Desks of an existing office: today's catchment staff need times a headroom factor.
+DESK_HEADROOM = 1.5
+DESK_SPARE = 2
+MIN_DESKS = 8
+MAX_DESKS = 50
+
+# One-off costs.
+CLOSE_COST_FIXED = 300_000.0  # notice period overlap, restoration, moving
+CLOSE_COST_RENT_SHARE = 0.4  # plus this share of a year's rent (remaining lease)
+OPEN_COST_FIXED = 800_000.0  # fit-out, counters, security, signage, IT network
+OPEN_COST_PER_DESK = 30_000.0
+
+
+@dataclass(frozen=True)
+class AgencySpec:
+    """One agency row; figures are assumptions scaled to Ds 2020:29 and RiR 2022:28."""
+
+    agency_id: str
+    name: str
+    visits_per_capita: float
+    visits_per_staff: float
+    staff_cost: float
+    presence_cost: float
+    setup_cost: float
+    min_staff: int
+    max_distance_km: float | None
+    note: str
+
+
+AGENCIES: tuple[AgencySpec, ...] = (
+    AgencySpec(
+        "SKV", "Skatteverket", 0.12, 4200, 700_000, 250_000, 600_000, 1, None,
+        "Largest share of visits (ID cards, population register, tax). Presence and "
+        "setup include the ID-card photo/fingerprint station and its accreditation.",
+    ),
+    AgencySpec(
+        "FK", "Försäkringskassan", 0.09, 3600, 700_000, 200_000, 400_000, 1, None,
+        "Parental and sickness benefits, housing allowance: longer cases, fewer "
+        "visits per staff.",
+    ),
+    AgencySpec(
+        "PM", "Pensionsmyndigheten", 0.03, 3800, 700_000, 150_000, 300_000, 1, 80.0,
+        "Pension applications are a once-in-a-lifetime errand and can be booked, so "
+        "a longer trip is accepted: 80 km instead of the 50 km setting.",
+    ),
+    AgencySpec(
+        "AF", "Arbetsförmedlingen", 0.04, 4000, 700_000, 200_000, 400_000, 1, None,
+        "Registration and ID checks for job seekers; present at the larger offices "
+        "today.",
+    ),
+)
+
+# --------------------------------------------------------------------------------------
+# The approximate existing network (see inputs/README.md: NOT the official list)
+# --------------------------------------------------------------------------------------
+
+BASIS_OPEN_2020 = "opened June 2020 (data README)"
+BASIS_OPEN_2021 = "opened 2021 (data README)"
+BASIS_OPEN_P1 = "opening 2022-24 phase 1 (data README)"
+BASIS_OPEN_P2 = "opening 2022-24 phase 2 (data README)"
+BASIS_SECOND = "opening 2022-24 (data README), modelled as a second office in the city"
+BASIS_STHLM = "Stockholm-region office named in 2023 (data README)"
+BASIS_CLOSING = "closure decided 2025 (data README); still open in this sample"
+BASIS_LARGE = "large municipal centre (assumed office)"
+BASIS_SEAT = "county seat (assumed office)"
+BASIS_SPARSE = "centre of a sparsely populated area (assumed office)"
+
+
+@dataclass(frozen=True)
+class OfficeSpec:
+    """An existing office: its municipality and, for a second office in a city, a place.
+
+    lat/lon None means the office sits at the municipality's GeoNames main place.
+    Hand-placed coordinates are approximate (a few hundred metres) and only matter
+    for which of a city's offices is nearer to its neighbours.
+    """
+
+    municipality: str
+    basis: str
+    name: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+EXISTING_OFFICES: tuple[OfficeSpec, ...] = (
+    # Stockholms län
+    OfficeSpec("Stockholm", BASIS_STHLM, "Stockholm Kista", 59.4030, 17.9447),
+    OfficeSpec("Stockholm", BASIS_STHLM, "Stockholm Odenplan", 59.3429, 18.0498),
+    OfficeSpec("Stockholm", BASIS_STHLM, "Stockholm Kungsholmen", 59.3326, 18.0297),
+    OfficeSpec("Stockholm", BASIS_STHLM, "Stockholm Liljeholmen", 59.3105, 18.0227),
+    OfficeSpec("Botkyrka", BASIS_STHLM, "Hallunda", 59.2436, 17.8256),
+    OfficeSpec("Sundbyberg", BASIS_STHLM),
+    OfficeSpec("Järfälla", BASIS_OPEN_P2, "Jakobsberg"),
+    OfficeSpec("Sollentuna", BASIS_OPEN_P2),
+    OfficeSpec("Södertälje", BASIS_LARGE),
+    OfficeSpec("Södertälje", BASIS_SECOND, "Södertälje Ronna", 59.2055, 17.5985),
+    OfficeSpec("Nynäshamn", BASIS_OPEN_P1),
+    OfficeSpec("Haninge", BASIS_LARGE, "Handen"),
+    OfficeSpec("Haninge", BASIS_CLOSING, "Brandbergen", 59.2245, 18.1655),
+    OfficeSpec("Huddinge", BASIS_LARGE),
+    OfficeSpec("Nacka", BASIS_LARGE),
+    OfficeSpec("Täby", BASIS_LARGE),
+    OfficeSpec("Norrtälje", BASIS_LARGE),
+    # Uppsala län
+    OfficeSpec("Uppsala", BASIS_SEAT),
+    OfficeSpec("Uppsala", BASIS_SECOND, "Uppsala Gottsunda", 59.8095, 17.6265),
+    OfficeSpec("Östhammar", BASIS_OPEN_P2),
+    OfficeSpec("Enköping", BASIS_LARGE),
+    # Södermanlands län
+    OfficeSpec("Eskilstuna", BASIS_LARGE),
+    OfficeSpec("Eskilstuna", BASIS_SECOND, "Eskilstuna Fröslunda", 59.3800, 16.5380),
+    OfficeSpec("Nyköping", BASIS_SEAT),
+    OfficeSpec("Katrineholm", BASIS_LARGE),
+    # Östergötlands län
+    OfficeSpec("Linköping", BASIS_SEAT),
+    OfficeSpec("Linköping", BASIS_SECOND, "Linköping Skäggetorp", 58.4275, 15.5880),
+    OfficeSpec("Norrköping", BASIS_CLOSING, "Norrköping City"),
+    OfficeSpec("Norrköping", BASIS_SECOND, "Norrköping Hageby", 58.5635, 16.2075),
+    OfficeSpec("Motala", BASIS_CLOSING),
+    OfficeSpec("Finspång", BASIS_OPEN_P1),
+    # Jönköpings län
+    OfficeSpec("Jönköping", BASIS_SEAT),
+    OfficeSpec("Jönköping", BASIS_SECOND, "Jönköping Råslätt", 57.7345, 14.1440),
+    OfficeSpec("Värnamo", BASIS_LARGE),
+    OfficeSpec("Nässjö", BASIS_LARGE),
+    OfficeSpec("Vetlanda", BASIS_LARGE),
+    # Kronobergs län
+    OfficeSpec("Växjö", BASIS_SEAT),
+    OfficeSpec("Växjö", BASIS_CLOSING, "Växjö Araby", 56.8885, 14.7725),
+    OfficeSpec("Ljungby", BASIS_LARGE),
+    OfficeSpec("Tingsryd", BASIS_OPEN_P2),
+    OfficeSpec("Älmhult", BASIS_LARGE),
+    # Kalmar län
+    OfficeSpec("Kalmar", BASIS_SEAT),
+    OfficeSpec("Västervik", BASIS_LARGE),
+    OfficeSpec("Oskarshamn", BASIS_LARGE),
+    OfficeSpec("Vimmerby", BASIS_LARGE),
+    OfficeSpec("Borgholm", BASIS_OPEN_P1),
+    # Gotlands län
+    OfficeSpec("Gotland", BASIS_SEAT),
+    # Blekinge län
+    OfficeSpec("Karlskrona", BASIS_SEAT),
+    OfficeSpec("Karlshamn", BASIS_LARGE),
+    OfficeSpec("Sölvesborg", BASIS_OPEN_P1),
+    # Skåne län
+    OfficeSpec("Malmö", BASIS_SEAT, "Malmö City"),
+    OfficeSpec("Malmö", BASIS_SECOND, "Malmö Rosengård", 55.5860, 13.0430),
+    OfficeSpec("Helsingborg", BASIS_LARGE),
+    OfficeSpec("Helsingborg", BASIS_SECOND, "Helsingborg Drottninghög", 56.0630, 12.7320),
+    OfficeSpec("Lund", BASIS_LARGE),
+    OfficeSpec("Kristianstad", BASIS_LARGE),
+    OfficeSpec("Landskrona", BASIS_CLOSING),
+    OfficeSpec("Hässleholm", BASIS_LARGE),
+    OfficeSpec("Trelleborg", BASIS_LARGE),
+    OfficeSpec("Ystad", BASIS_LARGE),
+    OfficeSpec("Simrishamn", BASIS_CLOSING),
+    OfficeSpec("Ängelholm", BASIS_LARGE),
+    # Hallands län
+    OfficeSpec("Halmstad", BASIS_SEAT),
+    OfficeSpec("Varberg", BASIS_LARGE),
+    OfficeSpec("Falkenberg", BASIS_LARGE),
+    OfficeSpec("Kungsbacka", BASIS_LARGE),
+    OfficeSpec("Laholm", BASIS_OPEN_P1),
+    # Västra Götalands län
+    OfficeSpec("Göteborg", BASIS_SEAT, "Göteborg City", 57.7087, 11.9690),
+    OfficeSpec("Göteborg", BASIS_SECOND, "Göteborg Angered", 57.7965, 12.0485),
+    OfficeSpec("Göteborg", BASIS_LARGE, "Göteborg Frölunda", 57.6530, 11.9110),
+    OfficeSpec("Göteborg", BASIS_LARGE, "Göteborg Hisingen", 57.7205, 11.9535),
+    OfficeSpec("Borås", BASIS_LARGE),
+    OfficeSpec("Trollhättan", BASIS_LARGE),
+    OfficeSpec("Uddevalla", BASIS_LARGE),
+    OfficeSpec("Skövde", BASIS_LARGE),
+    OfficeSpec("Kungälv", BASIS_CLOSING),
+    OfficeSpec("Lidköping", BASIS_LARGE),
+    OfficeSpec("Alingsås", BASIS_LARGE),
+    OfficeSpec("Falköping", BASIS_LARGE),
+    OfficeSpec("Mariestad", BASIS_LARGE),
+    OfficeSpec("Stenungsund", BASIS_OPEN_P2),
+    OfficeSpec("Lysekil", BASIS_OPEN_P2),
+    OfficeSpec("Ulricehamn", BASIS_OPEN_2021),
+    OfficeSpec("Åmål", BASIS_CLOSING),
+    OfficeSpec("Strömstad", BASIS_SPARSE),
+    # Värmlands län
+    OfficeSpec("Karlstad", BASIS_SEAT),
+    OfficeSpec("Kristinehamn", BASIS_LARGE),
+    OfficeSpec("Arvika", BASIS_CLOSING),
+    OfficeSpec("Filipstad", BASIS_CLOSING + "; opened 2022-24 phase 1"),
+    OfficeSpec("Torsby", BASIS_OPEN_2020),
+    OfficeSpec("Hagfors", BASIS_SPARSE),
+    # Örebro län
+    OfficeSpec("Örebro", BASIS_SEAT),
+    OfficeSpec("Karlskoga", BASIS_LARGE),
+    OfficeSpec("Lindesberg", BASIS_CLOSING),
+    OfficeSpec("Askersund", BASIS_OPEN_P2),
+    # Västmanlands län
+    OfficeSpec("Västerås", BASIS_SEAT),
+    OfficeSpec("Köping", BASIS_LARGE),
+    OfficeSpec("Sala", BASIS_LARGE),
+    OfficeSpec("Fagersta", BASIS_LARGE),
+    # Dalarnas län
+    OfficeSpec("Falun", BASIS_SEAT),
+    OfficeSpec("Borlänge", BASIS_LARGE),
+    OfficeSpec("Mora", BASIS_LARGE),
+    OfficeSpec("Ludvika", BASIS_LARGE),
+    OfficeSpec("Avesta", BASIS_LARGE),
+    OfficeSpec("Malung-Sälen", BASIS_SPARSE),
+    OfficeSpec("Vansbro", BASIS_OPEN_2020),
+    # Gävleborgs län
+    OfficeSpec("Gävle", BASIS_SEAT),
+    OfficeSpec("Sandviken", BASIS_LARGE),
+    OfficeSpec("Hudiksvall", BASIS_LARGE),
+    OfficeSpec("Bollnäs", BASIS_CLOSING),
+    OfficeSpec("Söderhamn", BASIS_LARGE),
+    OfficeSpec("Ljusdal", BASIS_SPARSE),
+    # Västernorrlands län
+    OfficeSpec("Sundsvall", BASIS_LARGE),
+    OfficeSpec("Härnösand", BASIS_SEAT),
+    OfficeSpec("Örnsköldsvik", BASIS_LARGE),
+    OfficeSpec("Sollefteå", BASIS_SPARSE),
+    OfficeSpec("Ånge", BASIS_OPEN_P2),
+    # Jämtlands län
+    OfficeSpec("Östersund", BASIS_SEAT),
+    OfficeSpec("Strömsund", BASIS_SPARSE),
+    OfficeSpec("Härjedalen", BASIS_SPARSE),
+    OfficeSpec("Åre", BASIS_OPEN_P1),
+    # Västerbottens län
+    OfficeSpec("Umeå", BASIS_SEAT),
+    OfficeSpec("Skellefteå", BASIS_LARGE),
+    OfficeSpec("Lycksele", BASIS_SPARSE),
+    OfficeSpec("Vilhelmina", BASIS_SPARSE),
+    OfficeSpec("Storuman", BASIS_OPEN_2020),
+    OfficeSpec("Åsele", BASIS_OPEN_2020),
+    OfficeSpec("Nordmaling", BASIS_OPEN_P2),
+    # Norrbottens län
+    OfficeSpec("Luleå", BASIS_SEAT),
+    OfficeSpec("Piteå", BASIS_LARGE),
+    OfficeSpec("Boden", BASIS_OPEN_P1),
+    OfficeSpec("Kiruna", BASIS_SPARSE),
+    OfficeSpec("Gällivare", BASIS_SPARSE),
+    OfficeSpec("Kalix", BASIS_SPARSE),
+    OfficeSpec("Haparanda", BASIS_SPARSE),
+    OfficeSpec("Arvidsjaur", BASIS_SPARSE),
+    OfficeSpec("Pajala", BASIS_SPARSE),
+    OfficeSpec("Jokkmokk", BASIS_SPARSE),
+)
+
+# Which agencies staff an office today: FK and SKV everywhere; PM where the
+# municipality has at least this many residents (or in a city's second office);
+# AF at the larger offices only.
+PM_MIN_POPULATION = 12_000
+AF_MIN_POPULATION = 25_000
+
+# Budgets (sweden.xlsx).  Set by the tuning described in inputs/README.md: the cheapest
+# plan without budgets spends more than these, a plan within them exists.
+SWEDEN_BUDGET_ANNUAL: float | None = None
+SWEDEN_BUDGET_ONE_OFF: float | None = None
+# Fallback when the budgets above are None: today's estimated annual cost cut by this.
+FALLBACK_ANNUAL_CUT = 0.10
+FALLBACK_ONE_OFF = 40_000_000.0
+
+# Solver settings written to both samples.
+TIME_LIMIT_S = 60
+MIP_GAP = 1e-4
+TRAVEL_COST_PER_KM = 0.0
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+# --------------------------------------------------------------------------------------
+# Reading the reference data
+# --------------------------------------------------------------------------------------
+
+
+def read_municipalities(data_dir: Path) -> pd.DataFrame:
+    """The 290 municipalities, codes kept as strings so that '0114' keeps its zero."""
+    path = data_dir / "se_municipalities.csv"
+    frame = pd.read_csv(path, dtype={"code": str, "county_code": str}, encoding="utf-8")
+    if len(frame) != 290:
+        raise SystemExit(f"{path}: expected 290 municipalities, found {len(frame)}")
+    # GeoNames calls Göteborg's main place "Gothenburg"; offices are named in Swedish.
+    frame["main_place"] = frame["main_place"].replace({"Gothenburg": "Göteborg"})
+    return frame.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# Geometry: only used here for sizing desks and checking reachability
+# --------------------------------------------------------------------------------------
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distances, every row point against every column point.
+
+    A sphere is within about 0.5 % of the WGS-84 geodesic the engine uses; the build
+    only needs it for sizing and for a reachability check that keeps a safety margin.
+    """
+    p1, p2 = np.radians(lat1)[:, None], np.radians(lat2)[None, :]
+    dphi = p2 - p1
+    dlmb = np.radians(lon2)[None, :] - np.radians(lon1)[:, None]
+    h = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+# --------------------------------------------------------------------------------------
+# Costs and sizes
+# --------------------------------------------------------------------------------------
+
+
+def rent_per_m2(municipality_code: str, population: int) -> float:
+    """Local office rent level: metro, city or town."""
+    if municipality_code.startswith("01") or municipality_code in METRO_MUNICIPALITIES:
+        return RENT_METRO_SEK_M2
+    if population >= 100_000:
+        return RENT_CITY_SEK_M2
+    return RENT_TOWN_SEK_M2
+
+
+def round_to(value: float, step: float) -> float:
+    """Round money to a readable step (the workbook is read by people)."""
+    return float(step * round(value / step))
+
+
+def annual_rent(desks: int, sek_per_m2: float) -> float:
+    return round_to((FIXED_FLOOR_M2 + FLOOR_M2_PER_DESK * desks) * sek_per_m2, 10_000)
+
+
+def close_cost(rent: float) -> float:
+    return round_to(CLOSE_COST_FIXED + CLOSE_COST_RENT_SHARE * rent, 10_000)
+
+
+def open_cost(desks: int) -> float:
+    return round_to(OPEN_COST_FIXED + OPEN_COST_PER_DESK * desks, 10_000)
+
+
+def candidate_desks(population: int) -> int:
+    """Premises on offer in a town: bigger towns offer bigger premises."""
+    if population >= 80_000:
+        return 20
+    if population >= 30_000:
+        return 15
+    return 10
+
+
+def visits_by_area(municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
+    """Annual visits per municipality and agency: population times the visit rate."""
+    return pd.DataFrame(
+        {a.agency_id: municipalities["population"].to_numpy() * a.visits_per_capita for a in agencies},
+        index=municipalities["code"],
+    )
+
+
+def staff_need(visits: pd.Series | dict[str, float], agencies: Sequence[AgencySpec]) -> float:
+    """Staff (fractional) needed for the given visits per agency."""
+    return sum(float(visits[a.agency_id]) / a.visits_per_staff for a in agencies)
+
+
+# --------------------------------------------------------------------------------------
+# The Swedish sample
+# --------------------------------------------------------------------------------------
+
+
+def agencies_now(population: int, second_office: bool, agencies: Sequence[AgencySpec]) -> list[str]:
+    """Today's agencies at an office: a rule of thumb by the size of the town."""
+    ids = ["FK", "SKV"]
+    if population >= PM_MIN_POPULATION or second_office:
+        ids.append("PM")
+    if population >= AF_MIN_POPULATION or second_office:
+        ids.append("AF")
+    known = {a.agency_id for a in agencies}
+    return [i for i in ("FK", "SKV", "PM", "AF") if i in ids and i in known]
+
+
+def existing_office_rows(municipalities: pd.DataFrame) -> pd.DataFrame:
+    """The approximate existing network, one row per office, before sizing."""
+    by_name = municipalities.set_index("name")
+    unknown = sorted({o.municipality for o in EXISTING_OFFICES} - set(by_name.index))
+    if unknown:
+        raise SystemExit(f"office municipalities not in the data: {unknown}")
+    rows = []
+    seen: dict[str, int] = {}
+    for office in EXISTING_OFFICES:
+        m = by_name.loc[office.municipality]
+        seen[m["code"]] = seen.get(m["code"], 0) + 1
+        hand_placed = office.lat is not None
+        rows.append(
+            {
+                "name": office.name or m["main_place"],
+                "municipality_code": m["code"],
+                "municipality": office.municipality,
+                "population": int(m["population"]),
+                "lat": office.lat if hand_placed else float(m["main_place_lat"]),
+                "lon": office.lon if hand_placed else float(m["main_place_lon"]),
+                "coordinates": "approximate, placed by hand" if hand_placed else "GeoNames main place",
+                "second_office": seen[m["code"]] > 1,
+                "basis": office.basis,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame = frame.sort_values(["municipality_code"], kind="stable").reset_index(drop=True)
+    frame.insert(0, "site_id", [f"S{i:03d}" for i in range(1, len(frame) + 1)])
+    return frame
+
+
+def catchment_staff(
+    offices: pd.DataFrame, municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]
+) -> np.ndarray:
+    """Staff each office needs today, if every municipality went to its nearest office town.
+
+    A municipality is one demand point, so a city with several offices would send all
+    its residents to one of them; instead each municipality is assigned to the nearest
+    *municipality with offices*, and that load is split evenly over its offices.
+    """
+    visits = visits_by_area(municipalities, agencies)
+    towns = offices.groupby("municipality_code", sort=True).agg(lat=("lat", "mean"), lon=("lon", "mean"), n=("site_id", "size"))
+    dist = haversine_km(
+        municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), towns["lat"].to_numpy(), towns["lon"].to_numpy()
+    )
+    nearest = towns.index.to_numpy()[dist.argmin(axis=1)]
+    need_per_area = sum(visits[a.agency_id].to_numpy() / a.visits_per_staff for a in agencies)
+    town_need = pd.Series(need_per_area, index=nearest).groupby(level=0).sum()
+    per_office = town_need.reindex(towns.index, fill_value=0.0) / towns["n"]
+    return per_office.reindex(offices["municipality_code"]).to_numpy()
+
+
+def size_existing(offices: pd.DataFrame, municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
+    """Desks, rent and closing cost of each existing office, from its catchment."""
+    offices = offices.copy()
+    min_staff = {a.agency_id: a.min_staff for a in agencies}
+    offices["agencies_now"] = [
+        agencies_now(p, s, agencies) for p, s in zip(offices["population"], offices["second_office"])
+    ]
+    need = catchment_staff(offices, municipalities, agencies)
+    floor = np.array([sum(min_staff[a] for a in ids) for ids in offices["agencies_now"]])
+    desks = np.maximum(np.ceil(need * DESK_HEADROOM) + DESK_SPARE, floor + DESK_SPARE)
+    offices["staff_need_today"] = need
+    offices["desks"] = np.clip(desks, MIN_DESKS, MAX_DESKS).astype(int)
+    rates = [rent_per_m2(c, p) for c, p in zip(offices["municipality_code"], offices["population"])]
+    offices["annual_cost"] = [annual_rent(d, r) for d, r in zip(offices["desks"], rates)]
+    offices["close_cost"] = [close_cost(r) for r in offices["annual_cost"]]
+    return offices
+
+
+def candidate_rows(municipalities: pd.DataFrame, office_codes: set[str]) -> pd.DataFrame:
+    """Candidate premises at the main place of every municipality without an office."""
+    free = municipalities[~municipalities["code"].isin(office_codes)]
+    rows = []
+    for _, m in free.iterrows():
+        desks = candidate_desks(int(m["population"]))
+        rent = annual_rent(desks, rent_per_m2(m["code"], int(m["population"])))
+        rows.append(
+            {
+                "site_id": f"C{m['code']}",
+                "name": m["main_place"],
+                "municipality_code": m["code"],
+                "municipality": m["name"],
+                "lat": float(m["main_place_lat"]),
+                "lon": float(m["main_place_lon"]),
+                "coordinates": "GeoNames main place",
+                "desks": desks,
+                "annual_cost": rent,
+                "open_cost": open_cost(desks),
+                "basis": "candidate premises at the municipality's main place",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def reach_candidates(
+    municipalities: pd.DataFrame, sites: pd.DataFrame, limit_km: float, circuity: float
+) -> pd.DataFrame:
+    """Extra candidates at the demand point of any municipality no site can reach.
+
+    The problem must be feasible: every municipality needs a site within the limit.
+    A 2 % margin covers the sphere-versus-ellipsoid difference.
+    """
+    dist = haversine_km(
+        municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), sites["lat"].to_numpy(), sites["lon"].to_numpy()
+    )
+    unreachable = municipalities[(dist.min(axis=1) * circuity * 1.02) > limit_km]
+    rows = []
+    for _, m in unreachable.iterrows():
+        desks = candidate_desks(int(m["population"]))
+        rows.append(
+            {
+                "site_id": f"X{m['code']}",
+                "name": f"{m['name']} (demand point)",
+                "municipality_code": m["code"],
+                "municipality": m["name"],
+                "lat": float(m["lat"]),
+                "lon": float(m["lon"]),
+                "coordinates": "municipality demand point",
+                "desks": desks,
+                "annual_cost": annual_rent(desks, rent_per_m2(m["code"], int(m["population"]))),
+                "open_cost": open_cost(desks),
+                "basis": "added so that the municipality can be reached within the limit",
+            }
+        )
+    return pd.DataFrame(rows, columns=list(sites.columns) if not rows else None)
+
+
+def todays_network(
+    offices: pd.DataFrame, municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]
+) -> dict[str, float]:
+    """A rough estimate of today's network: staff, annual cost, areas out of reach.
+
+    Staff per office and agency: today's catchment visits over visits_per_staff,
+    rounded up, at least min_staff.  Used for the report and for fallback budgets.
+    """
+    visits = visits_by_area(municipalities, agencies)
+    total_visits = float(visits.to_numpy().sum())
+    share = {a.agency_id: float(visits[a.agency_id].sum()) / total_visits for a in agencies}
+    staff = 0
+    presence = 0.0
+    staff_cost = 0.0
+    by_id = {a.agency_id: a for a in agencies}
+    for need, ids in zip(offices["staff_need_today"], offices["agencies_now"]):
+        # split the office's need over its agencies in proportion to national visits
+        weights = sum(share[i] for i in ids)
+        for agency_id in ids:
+            a = by_id[agency_id]
+            n = max(a.min_staff, math.ceil(need * share[agency_id] / weights - 1e-9))
+            staff += n
+            staff_cost += n * a.staff_cost
+            presence += a.presence_cost
+    rent = float(offices["annual_cost"].sum())
+    dist = haversine_km(
+        municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), offices["lat"].to_numpy(), offices["lon"].to_numpy()
+    )
+    out_of_reach = int(((dist.min(axis=1) * CIRCUITY_FACTOR) > MAX_DISTANCE_KM).sum())
+    return {
+        "total_visits": total_visits,
+        "staff_visit_driven": float(sum(visits[a.agency_id].sum() / a.visits_per_staff for a in agencies)),
+        "staff_today": float(staff),
+        "rent": rent,
+        "presence": presence,
+        "staff_cost": staff_cost,
+        "annual_cost": rent + presence + staff_cost,
+        "areas_out_of_reach_today": float(out_of_reach),
+    }
+
+
+def agencies_sheet(agencies: Sequence[AgencySpec]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "agency_id": a.agency_id,
+                "name": a.name,
+                "max_distance_km": a.max_distance_km,
+                "staff_cost": a.staff_cost,
+                "visits_per_staff": a.visits_per_staff,
+                "min_staff": a.min_staff,
+                "presence_cost": a.presence_cost,
+                "setup_cost": a.setup_cost,
+                "visits_per_capita": a.visits_per_capita,
+                "budget": None,
+                "note": a.note,
+            }
+            for a in agencies
+        ]
+    )
+
+
+def areas_sheet(municipalities: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "area_id": municipalities["code"].astype(str),
+            "name": municipalities["name"],
+            "lat": municipalities["lat"],
+            "lon": municipalities["lon"],
+            "population": municipalities["population"].astype(int),
+            "region": municipalities["county"],
+        }
+    )
+
+
+def sites_sheet(existing: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """Existing offices first, then candidates, with the contract's columns first."""
+    ex = pd.DataFrame(
+        {
+            "site_id": existing["site_id"],
+            "name": existing["name"],
+            "lat": existing["lat"],
+            "lon": existing["lon"],
+            "status": "existing",
+            "annual_cost": existing["annual_cost"],
+            "open_cost": None,
+            "close_cost": existing["close_cost"],
+            "desks": existing["desks"],
+            "agencies_now": [",".join(ids) for ids in existing["agencies_now"]],
+            "force": None,
+            "municipality_code": existing["municipality_code"],
+            "municipality": existing["municipality"],
+            "coordinates": existing["coordinates"],
+            "basis": existing["basis"],
+        }
+    )
+    ca = pd.DataFrame(
+        {
+            "site_id": candidates["site_id"],
+            "name": candidates["name"],
+            "lat": candidates["lat"],
+            "lon": candidates["lon"],
+            "status": "candidate",
+            "annual_cost": candidates["annual_cost"],
+            "open_cost": candidates["open_cost"],
+            "close_cost": None,
+            "desks": candidates["desks"],
+            "agencies_now": None,
+            "force": None,
+            "municipality_code": candidates["municipality_code"],
+            "municipality": candidates["municipality"],
+            "coordinates": candidates["coordinates"],
+            "basis": candidates["basis"],
+        }
+    )
+    return pd.concat([ex, ca], ignore_index=True)
+
+
+def settings_sheet(rows: Iterable[tuple[str, object, str]]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=["key", "value", "description"])
+
+
+def common_settings(budget_annual: float | None, budget_one_off: float | None) -> list[tuple[str, object, str]]:
+    """Settings rows shared by both samples (the budgets differ)."""
+    return [
+        ("max_distance_km", MAX_DISTANCE_KM, "Longest acceptable trip for every agency without its own limit (km)."),
+        ("circuity_factor", CIRCUITY_FACTOR, "Road km per straight-line km (about 1.2 in Sweden)."),
+        ("budget_annual", budget_annual, "Most the network may cost a year (SEK): rent + presence + staff."),
+        ("budget_one_off", budget_one_off, "Most the change may cost once (SEK): openings, closures, agency setups."),
+        ("amortization_years", AMORTIZATION_YEARS, "One-off costs count 1/L a year in the objective."),
+        ("travel_cost_per_km", TRAVEL_COST_PER_KM, "SEK per visit and km; 0 = residents' travel is not priced."),
+        ("min_offices", None, "Fewest offices open (blank = no limit)."),
+        ("max_offices", None, "Most offices open (blank = no limit)."),
+        ("objective", "cost", "cost = cheapest plan reaching everyone; coverage = reach most visits first."),
+        ("merge_radius_km", MERGE_RADIUS_KM, "A closed office is a merge when a kept office within this radius takes all its agencies."),
+        ("staff_integer", True, "Whole staff per office and agency."),
+        ("time_limit_s", TIME_LIMIT_S, "Solver time limit (s)."),
+        ("mip_gap", MIP_GAP, "Relative optimality gap at which the solver stops."),
+    ]
+
+
+def build_sweden(municipalities: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """All sheets of sweden.xlsx and the figures reported about it."""
+    agencies = AGENCIES
+    offices = size_existing(existing_office_rows(municipalities), municipalities, agencies)
+    candidates = candidate_rows(municipalities, set(offices["municipality_code"]))
+    sites = sites_sheet(offices, candidates)
+    extra = reach_candidates(municipalities, sites, MAX_DISTANCE_KM, CIRCUITY_FACTOR)
+    if len(extra):
+        sites = pd.concat([sites, sites_sheet(offices.iloc[0:0], extra)], ignore_index=True)
+    today = todays_network(offices, municipalities, agencies)
+    budget_annual = SWEDEN_BUDGET_ANNUAL
+    budget_one_off = SWEDEN_BUDGET_ONE_OFF
+    if budget_annual is None:
+        budget_annual = round_to(today["annual_cost"] * (1 - FALLBACK_ANNUAL_CUT), 1_000_000)
+    if budget_one_off is None:
+        budget_one_off = FALLBACK_ONE_OFF
+    sheets = {
+        "settings": settings_sheet(common_settings(budget_annual, budget_one_off)),
+        "agencies": agencies_sheet(agencies),
+        "areas": areas_sheet(municipalities),
+        "sites": sites,
+    }
+    report = {
+        **today,
+        "areas": float(len(municipalities)),
+        "sites": float(len(sites)),
+        "existing": float((sites["status"] == "existing").sum()),
+        "candidates": float((sites["status"] == "candidate").sum()),
+        "extra_reach_candidates": float(len(extra)),
+        "municipalities_with_office": float(offices["municipality_code"].nunique()),
+        "budget_annual": float(budget_annual),
+        "budget_one_off": float(budget_one_off),
+        "desks_existing": float(offices["desks"].sum()),
+    }
+    return sheets, report
+
+
+# --------------------------------------------------------------------------------------
+# The demo sample: small enough to read in a minute
+# --------------------------------------------------------------------------------------
+
+DEMO_COUNTY = "17"  # Värmlands län
+DEMO_AREAS = ("Karlstad", "Hammarö", "Kil", "Forshaga", "Grums", "Kristinehamn", "Storfors", "Filipstad")
+DEMO_EXISTING = ("Karlstad", "Kristinehamn", "Filipstad")
+DEMO_CANDIDATES = ("Kil", "Storfors")
+DEMO_AGENCIES = ("SKV", "FK")
+DEMO_BUDGET_ANNUAL: float | None = None
+DEMO_BUDGET_ONE_OFF: float | None = None
+
+
+def build_demo(municipalities: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """Eight Värmland municipalities, three offices, two candidate premises, two agencies."""
+    agencies = tuple(a for a in AGENCIES if a.agency_id in DEMO_AGENCIES)
+    county = municipalities[municipalities["county_code"] == DEMO_COUNTY].set_index("name")
+    areas = county.loc[list(DEMO_AREAS)].reset_index()
+    offices = existing_office_rows(municipalities)
+    offices = offices[offices["municipality"].isin(DEMO_EXISTING)].copy()
+    offices["site_id"] = [f"S{i}" for i in range(1, len(offices) + 1)]
+    offices = size_existing(offices, areas, agencies)
+    cand = candidate_rows(county.loc[list(DEMO_CANDIDATES)].reset_index(), set())
+    cand["site_id"] = [f"C{i}" for i in range(1, len(cand) + 1)]
+    sites = sites_sheet(offices, cand)
+    sites = sites.drop(columns=["municipality_code", "coordinates"])
+    today = todays_network(offices, areas, agencies)
+    budget_annual = DEMO_BUDGET_ANNUAL
+    if budget_annual is None:
+        budget_annual = round_to(today["annual_cost"] * (1 - FALLBACK_ANNUAL_CUT), 100_000)
+    budget_one_off = DEMO_BUDGET_ONE_OFF
+    sheets = {
+        "settings": settings_sheet(
+            [r for r in common_settings(budget_annual, budget_one_off) if r[0] not in {"min_offices", "max_offices"}]
+        ),
+        "agencies": agencies_sheet(agencies).drop(columns=["budget"]),
+        "areas": areas_sheet(areas),
+        "sites": sites,
+    }
+    report = {**today, "areas": float(len(areas)), "sites": float(len(sites)), "budget_annual": float(budget_annual)}
+    return sheets, report
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+TEXT_COLUMNS = {"key", "area_id", "site_id", "agency_id", "municipality_code", "agencies_now", "status", "force"}
+
+
+def cell_value(value: object) -> object:
+    """Plain Python values for openpyxl: NaN and None become blank cells."""
+    if value is None:
+        return None
+    if isinstance(value, (float, np.floating)) and math.isnan(float(value)):
+        return None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        value = float(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    return value
+
+
+def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    """Write the sheets with openpyxl, ids as text, then pin the timestamps."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, frame in sheets.items():
+        ws = wb.create_sheet(title)
+        ws.append(list(frame.columns))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for record in frame.itertuples(index=False):
+            ws.append([cell_value(v) for v in record])
+        for idx, column in enumerate(frame.columns, start=1):
+            letter = get_column_letter(idx)
+            if column in TEXT_COLUMNS:
+                for (cell,) in ws.iter_rows(min_row=2, min_col=idx, max_col=idx):
+                    if cell.value is not None:
+                        cell.value = str(cell.value)
+                        cell.number_format = "@"
+            width = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200) if v is not None])
+            ws.column_dimensions[letter].width = min(max(10, width + 2), 60)
+        ws.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(pin_timestamps(buffer.getvalue()))
+    tmp.replace(path)
+
+
+def pin_timestamps(xlsx: bytes) -> bytes:
+    """Rewrite the xlsx zip with fixed entry times and fixed document dates."""
+    source = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                text = data.decode("utf-8")
+                text = re.sub(
+                    r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                    lambda m: m.group(1) + FIXED_ISO_TIME + m.group(3),
+                    text,
+                )
+                data = text.encode("utf-8")
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            target.writestr(entry, data)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------
+
+
+def print_report(title: str, report: dict[str, float]) -> None:
+    print(f"{title}:")
+    for key, value in report.items():
+        print(f"  {key:28s} {value:>16,.1f}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with se_municipalities.csv")
+    parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "inputs", help="where to write the workbooks")
+    args = parser.parse_args(argv)
+    municipalities = read_municipalities(args.data)
+    sweden, sweden_report = build_sweden(municipalities)
+    demo, demo_report = build_demo(municipalities)
+    write_workbook(sweden, args.out_dir / "sweden.xlsx")
+    write_workbook(demo, args.out_dir / "demo.xlsx")
+    print_report(f"wrote {args.out_dir / 'sweden.xlsx'}", sweden_report)
+    print_report(f"wrote {args.out_dir / 'demo.xlsx'}", demo_report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

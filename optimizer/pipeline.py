@@ -1,0 +1,82 @@
+"""The engine's Python API: workbook -> problem -> instance -> solution -> plan -> workbook.
+
+The CLI and the app are thin shells over these functions.  Each stage takes the previous
+stage's result, so a caller that changes only a setting re-uses the problem and the
+distance table (`prepare(problem.with_settings(...), previous.table)`), and a sweep can
+send the same `Instance` to worker processes (everything here pickles).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .instance import DistanceTable, Instance, build_instance
+from .plan import Plan, make_plan
+from .plan_workbook import write_plan
+from .problem import Problem
+from .solve import price_today, solve
+from .workbook import read_problem
+
+
+@dataclass
+class Stopwatch:
+    """Seconds per stage, in the order the stages ran; `on_stage` hears each as it ends."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    on_stage: Callable[[str, float], None] | None = None
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        if self.on_stage:
+            self.on_stage(name, seconds)
+
+
+def prepare(problem: Problem, table: DistanceTable | None = None) -> Instance:
+    """Distances and admissible pairs; `table` from an earlier instance is re-used when it still serves."""
+    return build_instance(problem, table)
+
+
+def plan(inst: Instance, watch: Stopwatch | None = None, with_today: bool = True) -> Plan:
+    """Solve the instance and make the plan, pricing today's network for comparison."""
+    watch = watch or Stopwatch()
+    solution = solve(inst)
+    watch.add("build", solution.build_seconds)
+    watch.add("solve", solution.seconds)
+    today = None
+    if with_today:
+        with watch.stage("today"):
+            today = price_today(inst)
+    with watch.stage("plan"):
+        result = make_plan(inst, solution, today)
+    return replace(result, timings=dict(watch.seconds))
+
+
+def solve_workbook(
+    input_path: str | Path,
+    output_path: str | Path | None = None,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> tuple[Problem, Plan]:
+    """The whole pipeline on a file; raises `InputError` for a workbook that cannot be used."""
+    watch = Stopwatch(on_stage=on_stage)
+    with watch.stage("read"):
+        problem = read_problem(input_path)
+    with watch.stage("distances"):
+        inst = prepare(problem)
+    result = plan(inst, watch)
+    if output_path is not None:
+        with watch.stage("write"):
+            write_plan(result, problem, output_path)  # its own writing time cannot be inside it
+        result = replace(result, timings=dict(watch.seconds))
+    return problem, result

@@ -1,0 +1,278 @@
+"""Solving an instance with HiGHS: the plan, today's network priced, and why a plan is impossible.
+
+HiGHS runs in memory through Pyomo's `highs` interface (no LP files on disk).  The result is
+a `Solution` of plain arrays aligned with the instance, so that nothing downstream touches
+Pyomo and a solution can be pickled back from a worker process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+from pyomo.contrib.solver.solvers.highs import Highs
+
+from models import build_model
+
+from .instance import Instance
+
+Status = Literal["optimal", "feasible", "infeasible", "error"]
+
+# Coverage is held at its optimum in the second stage up to this relative slack, so that the
+# round-off of the first stage's value cannot make the second stage infeasible.
+_COVERAGE_SLACK = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """The decisions (arrays aligned with the instance) and how sure we are of them."""
+
+    status: Status
+    message: str
+    objective: float | None = None
+    bound: float | None = None
+    mip_gap: float | None = None
+    y: np.ndarray | None = None  # (J,) site operates
+    z: np.ndarray | None = None  # (J, A) agency present
+    n: np.ndarray | None = None  # (J, A) staff
+    x: np.ndarray | None = None  # (K,) share of the triple's visits served
+    seconds: float = 0.0  # in HiGHS
+    diagnosis: tuple[str, ...] = ()
+    build_seconds: float = 0.0  # building the Pyomo model
+
+    @property
+    def has_plan(self) -> bool:
+        return self.y is not None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: Status
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    seconds: float
+
+
+def _relative_gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None:
+        return None
+    return abs(objective - bound) / max(abs(objective), 1e-10)
+
+
+def run_highs(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float) -> _Outcome:
+    """One HiGHS run on the model's active objective; loads the incumbent when there is one."""
+    started = time.perf_counter()
+    try:
+        results = Highs().solve(
+            m,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            time_limit=time_limit_s,
+            rel_gap=mip_gap,
+        )
+    except Exception:  # a solver fault must become a status, never a traceback
+        return _Outcome("error", None, None, None, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    has_plan = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+    if has_plan:
+        results.solution_loader.load_vars()
+    condition = results.termination_condition
+    if condition == TerminationCondition.convergenceCriteriaSatisfied and has_plan:
+        status: Status = "optimal"
+    elif has_plan:
+        status = "feasible"
+    elif condition in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
+        status = "infeasible"
+    else:
+        status = "error"
+    objective = results.incumbent_objective if has_plan else None
+    bound = results.objective_bound
+    if status == "optimal" and bound is None:
+        bound = objective
+    return _Outcome(status, objective, bound, _relative_gap(objective, bound), seconds)
+
+
+def _values(var, index, shape=None) -> np.ndarray:
+    out = np.fromiter((var[k].value or 0.0 for k in index), dtype=float)
+    return out if shape is None else out.reshape(shape)
+
+
+def extract(m: pyo.ConcreteModel, inst: Instance, outcome: _Outcome, message: str) -> Solution:
+    """The loaded values as arrays; binaries are rounded, staff snapped to whole numbers when integer."""
+    J, A = inst.n_sites, inst.n_agencies
+    y = _values(m.y, range(J)) > 0.5
+    z = _values(m.z, ((j, a) for j in range(J) for a in range(A)), (J, A)) > 0.5
+    n = _values(m.n, ((j, a) for j in range(J) for a in range(A)), (J, A))
+    if inst.problem.settings.staff_integer:
+        n = np.round(n)
+    n = np.where(z, np.maximum(n, 0.0), 0.0)
+    triples = zip(inst.k_area.tolist(), inst.k_site.tolist(), inst.k_agency.tolist())
+    x = np.clip(_values(m.x, triples), 0.0, 1.0)
+    return Solution(
+        outcome.status, message, outcome.objective, outcome.bound, outcome.gap, y, z, n, x, outcome.seconds
+    )
+
+
+def _names(inst: Instance, pairs: list[tuple[int, int]], most: int = 20) -> str:
+    areas, agencies = inst.problem.areas, inst.problem.agencies
+    shown = [f"{areas[i].name} ({areas[i].area_id}) for {agencies[a].agency_id}" for i, a in pairs[:most]]
+    more = f" and {len(pairs) - most} more" if len(pairs) > most else ""
+    return "; ".join(shown) + more
+
+
+def unreachable_message(inst: Instance) -> str | None:
+    """Areas no site can serve within the limit: known before solving, and fatal in cost mode."""
+    pairs = inst.unreachable_pairs()
+    if not pairs:
+        return None
+    return (
+        f"{len(pairs)} area/agency pair(s) have visits but no site within the agency's distance limit: "
+        f"{_names(inst, pairs)}. Add a candidate site nearer to them, raise max_distance_km, "
+        "or use objective = coverage to plan for everyone else."
+    )
+
+
+def _today_usable(inst: Instance) -> np.ndarray:
+    """Per triple: the site exists today and the agency is there today."""
+    sites, agencies = inst.problem.sites, inst.problem.agencies
+    present = np.array([[a.agency_id in s.agencies_now for a in agencies] for s in sites], dtype=bool)
+    return present[inst.k_site, inst.k_agency]
+
+
+def solve(inst: Instance) -> Solution:
+    """The best plan for the instance's settings (cost, or coverage then cost)."""
+    s = inst.problem.settings
+    if s.objective == "cost" and (reason := unreachable_message(inst)):
+        return Solution("infeasible", reason, diagnosis=(reason,))
+    started = time.perf_counter()
+    m = build_model(inst)
+    build_seconds = time.perf_counter() - started
+    return replace(_solve_model(m, inst), build_seconds=build_seconds)
+
+
+def _solve_model(m: pyo.ConcreteModel, inst: Instance) -> Solution:
+    s = inst.problem.settings
+    outcome = run_highs(m, s.time_limit_s, s.mip_gap)
+    if outcome.status == "infeasible":
+        diagnosis = diagnose_infeasible(m, s.time_limit_s)
+        return Solution("infeasible", " ".join(diagnosis), seconds=outcome.seconds, diagnosis=tuple(diagnosis))
+    if outcome.status == "error":
+        return Solution("error", "HiGHS stopped without a plan (time limit or solver fault).", seconds=outcome.seconds)
+    if s.objective == "coverage":
+        outcome = _cheapest_at_best_coverage(m, outcome, s.time_limit_s, s.mip_gap)
+    message = "Optimal plan." if outcome.status == "optimal" else _stopped_message(outcome.gap)
+    return extract(m, inst, outcome, message)
+
+
+def _stopped_message(gap: float | None) -> str:
+    known = "unknown" if gap is None else f"{gap:.2%}"
+    return f"The time limit stopped the search; this is the best plan found (gap {known})."
+
+
+def _cheapest_at_best_coverage(m, coverage: _Outcome, time_limit_s: float, mip_gap: float) -> _Outcome:
+    """Second stage of the coverage objective: hold the coverage found, minimise cost.
+
+    The coverage stage's plan stays loaded if the cost stage finds nothing better in time.
+    """
+    best = coverage.objective
+    m.coverage_floor = pyo.Constraint(expr=m.covered_visits >= best * (1 - _COVERAGE_SLACK) - 1e-6)
+    m.coverage.deactivate()
+    m.cost.activate()
+    remaining = max(time_limit_s - coverage.seconds, 0.1 * time_limit_s)
+    cost = run_highs(m, remaining, mip_gap)
+    if cost.status in ("optimal", "feasible"):
+        worst = "optimal" if coverage.status == cost.status == "optimal" else "feasible"
+        return replace(cost, status=worst, seconds=coverage.seconds + cost.seconds)
+    return replace(coverage, objective=pyo.value(m.total_cost), bound=None, gap=None)
+
+
+# --- why a plan is impossible -----------------------------------------------------------
+
+_BUDGETS = {"annual_budget": "annual budget", "one_off_budget": "one-off budget", "agency_budget": "agency budgets"}
+_OTHER_RULES = {
+    "site_desks": "desk limits",
+    "office_count": "min/max offices",
+    "forced_sites": "sites forced open or closed",
+}
+
+
+def _present(m: pyo.ConcreteModel, names) -> list[str]:
+    return [name for name in names if m.component(name) is not None and len(m.component(name)) > 0]
+
+
+def _minimum(m: pyo.ConcreteModel, expr, time_limit_s: float) -> float | None:
+    """The least value of `expr` under the model's active constraints, or None if there is none."""
+    for obj in m.component_objects(pyo.Objective, active=True):
+        obj.deactivate()
+    m.del_component("diagnostic")
+    m.diagnostic = pyo.Objective(expr=expr, sense=pyo.minimize)
+    outcome = run_highs(m, time_limit_s, 1e-6)
+    return outcome.bound if outcome.status in ("optimal", "feasible") else None
+
+
+def diagnose_infeasible(m: pyo.ConcreteModel, time_limit_s: float) -> list[str]:
+    """Say which rules make the plan impossible; for budgets, the least each would have to be."""
+    budgets = _present(m, _BUDGETS)
+    for name in budgets:
+        m.component(name).deactivate()
+    lines: list[str] = []
+    if budgets:
+        annual = _minimum(m, m.annual_cost, time_limit_s)
+        if annual is not None:
+            one_off = _minimum(m, m.one_off_cost, time_limit_s)
+            named = ", ".join(_BUDGETS[b] for b in budgets)
+            return [
+                f"No plan fits the budgets ({named}). Meeting every other rule, the cheapest "
+                f"annual cost is {annual:,.0f} and the cheapest one-off cost is {one_off:,.0f}; "
+                "raise the budgets to at least these or relax the other rules."
+            ]
+        lines.append("No plan exists even without the budgets.")
+    culprits = []
+    for name in _present(m, _OTHER_RULES):
+        m.component(name).deactivate()
+        if _minimum(m, m.annual_cost, time_limit_s) is not None:
+            culprits.append(_OTHER_RULES[name])
+        m.component(name).activate()
+    if culprits:
+        lines.append("The plan becomes possible when any one of these is relaxed: " + ", ".join(culprits) + ".")
+    else:
+        lines.append(
+            "No single rule explains it: the distance limits, desks, forced sites and office counts conflict together."
+        )
+    return lines
+
+
+def price_today(inst: Instance) -> Solution:
+    """Today's network (existing sites, today's agencies) staffed and assigned at least cost.
+
+    Budgets, office counts and forced sites are plans for the future and do not apply;
+    desks and distance limits do, so today's network can itself be infeasible.
+    """
+    today = replace(inst, problem=inst.problem.with_settings(objective="cost"))
+    if pairs := today.unreachable_pairs(_today_usable(today)):
+        return Solution(
+            "infeasible",
+            f"Today's network leaves {len(pairs)} area/agency pair(s) beyond the distance limit: {_names(inst, pairs)}.",
+        )
+    m = build_model(today)
+    for name in (*_BUDGETS, "office_count", "forced_sites"):
+        if m.component(name) is not None:
+            m.component(name).deactivate()
+    agencies = [a.agency_id for a in inst.problem.agencies]
+    for j, site in enumerate(inst.problem.sites):
+        m.y[j].fix(1 if site.is_existing else 0)
+        for a, agency_id in enumerate(agencies):
+            m.z[j, a].fix(1 if agency_id in site.agencies_now else 0)
+    s = inst.problem.settings
+    outcome = run_highs(m, s.time_limit_s, s.mip_gap)
+    if outcome.status in ("optimal", "feasible"):
+        return extract(m, today, outcome, "Today's network.")
+    return Solution(
+        outcome.status,
+        "Today's network cannot serve every area within the distance limits with the desks it has.",
+    )
