@@ -72,20 +72,15 @@ def declare_sets(m: pyo.ConcreteModel, inst: Instance) -> None:
 def staff_upper_bound(m: pyo.ConcreteModel, j: int, a: int) -> float:
     """N_ja: the most staff agency a could usefully put at site j.
 
-    Enough to serve every area it may serve, never below the minimum presence, and never
-    more than the site's desks.  When the desks cannot hold the minimum, N_ja < min_staff
-    and the presence z[j, a] is forced to 0 by `minimum_staff` and `no_staff_where_absent`.
+    Enough to serve every area it may serve, and never below the minimum presence.  Desks
+    are left to `site_desks`, so that switching that family off relaxes desks entirely.
     """
     agency = m.inst.problem.agencies[a]
-    site = m.inst.problem.sites[j]
     reachable_visits = sum(m.v[i, a] for i in m.areas_of.get((j, a), ()))
     need = reachable_visits / agency.visits_per_staff
     if m.inst.problem.settings.staff_integer:
         need = math.ceil(need - 1e-9)
-    bound = max(need, agency.min_staff)
-    if site.desks is not None:
-        bound = min(bound, site.desks)
-    return bound
+    return max(need, agency.min_staff)
 
 
 def declare_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -221,8 +216,8 @@ def declare_costs(m: pyo.ConcreteModel) -> None:
         if agencies[a].agency_id not in sites[j].agencies_now and agencies[a].setup_cost
     )
     m.one_off_cost = pyo.Expression(expr=opening + closing + setup)
-    rate = problem.settings.travel_cost_per_km
-    m.travel_cost = pyo.Expression(expr=rate * sum(m.v[i, a] * m.d[i, j, a] * m.x[i, j, a] for i, j, a in m.K))
+    m.visit_km = pyo.Expression(expr=sum(m.v[i, a] * m.d[i, j, a] * m.x[i, j, a] for i, j, a in m.K))
+    m.travel_cost = pyo.Expression(expr=problem.settings.travel_cost_per_km * m.visit_km)
     m.covered_visits = pyo.Expression(expr=sum(m.v[i, a] * m.x[i, j, a] for i, j, a in m.K))
 
 

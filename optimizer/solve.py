@@ -165,8 +165,32 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance) -> Solution:
         return Solution("error", "HiGHS stopped without a plan (time limit or solver fault).", seconds=outcome.seconds)
     if s.objective == "coverage":
         outcome = _cheapest_at_best_coverage(m, outcome, s.time_limit_s, s.mip_gap)
+    nearest_offices(m, s.time_limit_s, s.mip_gap)
     message = "Optimal plan." if outcome.status == "optimal" else _stopped_message(outcome.gap)
     return extract(m, inst, outcome, message)
+
+
+def nearest_offices(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float) -> None:
+    """Among plans with these sites and agencies at no higher cost, the one with least visit-km.
+
+    When travel costs nothing, the cost objective is indifferent between offices within the
+    limit and HiGHS may send people past a nearer one; this second stage makes the assignment
+    (and the staffing that follows it) the one people would choose.  If it finds nothing in
+    time, the plan already loaded stays.
+    """
+    cost = pyo.value(m.total_cost)
+    free = [v for var in (m.y, m.z) for v in var.values() if not v.fixed]
+    for v in free:
+        v.fix(round(v.value or 0))
+    for obj in m.component_objects(pyo.Objective, active=True):
+        obj.deactivate()
+    m.cost_cap = pyo.Constraint(expr=m.total_cost <= cost + 1e-9 * abs(cost) + 1e-6)
+    m.nearest = pyo.Objective(expr=m.visit_km, sense=pyo.minimize)
+    run_highs(m, time_limit_s, mip_gap)
+    m.del_component(m.nearest)
+    m.del_component(m.cost_cap)
+    for v in free:
+        v.unfix()
 
 
 def _stopped_message(gap: float | None) -> str:
@@ -271,6 +295,7 @@ def price_today(inst: Instance) -> Solution:
     s = inst.problem.settings
     outcome = run_highs(m, s.time_limit_s, s.mip_gap)
     if outcome.status in ("optimal", "feasible"):
+        nearest_offices(m, s.time_limit_s, s.mip_gap)
         return extract(m, today, outcome, "Today's network.")
     return Solution(
         outcome.status,

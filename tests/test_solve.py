@@ -1,0 +1,155 @@
+"""Hand-checked answers for every rule of the model, on one small network a person can price.
+
+Agency FK: 100 a year per staff, 1,000 visits per staff, one visit per resident, so the
+3,500 visits always cost 350 in staff.  Limit 50 km.
+
+    distances   s1 (existing, 500/yr)   s2 (existing, 300/yr)   c3 (candidate, 100/yr, opens for 1,000)
+    a1 (1,000)        0                       40                      60
+    a2 (2,000)       40                        0                      30
+    a3 (  500)       80                       30                       0
+
+Keeping s2 alone reaches everyone: 300 + 350 = 650, the optimum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from optimizer.instance import build_instance
+from optimizer.solve import price_today, solve
+from tiny import agency, area, problem, site
+
+DISTANCES = {
+    ("a1", "s1"): 0.0, ("a1", "s2"): 40.0, ("a1", "c3"): 60.0,
+    ("a2", "s1"): 40.0, ("a2", "s2"): 0.0, ("a2", "c3"): 30.0,
+    ("a3", "s1"): 80.0, ("a3", "s2"): 30.0, ("a3", "c3"): 0.0,
+}
+
+
+def network(s2_desks=None, force=None, **settings):
+    force = force or {}
+    sites = [
+        site("s1", "existing", annual_cost=500.0, agencies_now=("FK",), force=force.get("s1")),
+        site("s2", "existing", annual_cost=300.0, desks=s2_desks, agencies_now=("FK",), force=force.get("s2")),
+        site("c3", "candidate", annual_cost=100.0, open_cost=1000.0, force=force.get("c3")),
+    ]
+    areas = [area("a1", 1000), area("a2", 2000), area("a3", 500)]
+    return problem([agency("FK")], areas, sites, DISTANCES, max_distance_km=50.0, **settings)
+
+
+def operating(p, solution) -> set[str]:
+    return {s.site_id for s, on in zip(p.sites, solution.y) if on}
+
+
+def run(p):
+    return solve(build_instance(p))
+
+
+def test_cheapest_network_keeps_the_site_that_reaches_everyone():
+    p = network()
+    solution = run(p)
+    assert solution.status == "optimal"
+    assert solution.objective == pytest.approx(650.0)
+    assert operating(p, solution) == {"s2"}
+    assert solution.n.sum() == pytest.approx(3.5)
+
+
+def test_desks_split_the_demand_and_open_the_candidate():
+    # s2 holds 2 staff = 2,000 visits: a1 goes to s2, a3 to c3 and a2 is split between them.
+    p = network(s2_desks=2.0)
+    solution = run(p)
+    assert operating(p, solution) == {"s2", "c3"}
+    assert solution.objective == pytest.approx(300 + 100 + 1000 / 10 + 350)
+    assert solution.n[1, 0] == pytest.approx(2.0)
+    assert solution.n[2, 0] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize(
+    "force, expected_sites, expected_cost",
+    [
+        ({"s1": "open"}, {"s1", "c3"}, 500 + 100 + 100 + 350),
+        ({"s2": "closed"}, {"s1", "c3"}, 500 + 100 + 100 + 350),
+        ({"c3": "open"}, {"s2", "c3"}, 300 + 100 + 100 + 350),
+    ],
+)
+def test_forced_sites_are_respected(force, expected_sites, expected_cost):
+    p = network(force=force)
+    solution = run(p)
+    assert operating(p, solution) == expected_sites
+    assert solution.objective == pytest.approx(expected_cost)
+
+
+def test_min_offices_adds_the_cheapest_second_site():
+    p = network(min_offices=2)
+    solution = run(p)
+    assert operating(p, solution) == {"s2", "c3"}
+    assert solution.objective == pytest.approx(850.0)
+
+
+def test_max_offices_with_desks_makes_the_plan_impossible_and_says_which_rules():
+    solution = run(network(s2_desks=2.0, max_offices=1))
+    assert solution.status == "infeasible"
+    assert not solution.has_plan
+    assert "desk limits" in solution.message and "min/max offices" in solution.message
+
+
+def test_an_annual_budget_below_the_cheapest_plan_reports_the_least_budget():
+    solution = run(network(budget_annual=600.0))
+    assert solution.status == "infeasible"
+    assert "annual budget" in solution.message
+    assert "cheapest annual cost is 650" in solution.message
+    assert "cheapest one-off cost is 0" in solution.message
+
+
+def test_a_one_off_budget_keeps_the_candidate_closed():
+    # Without opening c3 (1,000 one-off) the desks force s1 and s2 both to stay.
+    p = network(s2_desks=2.0, budget_one_off=500.0)
+    solution = run(p)
+    assert operating(p, solution) == {"s1", "s2"}
+    assert solution.objective == pytest.approx(500 + 300 + 350)
+
+
+def test_an_agency_budget_binds_on_presence_and_staff():
+    # Presence costs 200 per office: one office (200 + 350 staff) fits 600, two do not.
+    p = network(s2_desks=2.0)
+    p = dataclasses.replace(p, agencies=(agency("FK", presence_cost=200.0, budget=600.0),))
+    solution = run(p)
+    assert solution.status == "infeasible"
+    assert "agency budgets" in solution.message
+
+
+def test_coverage_mode_serves_the_most_visits_the_budget_allows_then_costs_least():
+    # Within 500 a year: c3 alone serves a2 and a3 (2,500 visits) for 100 + 250;
+    # s2 alone could serve at most 2,000 visits (300 + 200).
+    p = network(objective="coverage", budget_annual=500.0)
+    inst = build_instance(p)
+    solution = solve(inst)
+    assert solution.status == "optimal"
+    assert operating(p, solution) == {"c3"}
+    covered = (inst.visits[inst.k_area, inst.k_agency] * solution.x).sum()
+    assert covered == pytest.approx(2500.0)
+    assert solution.objective == pytest.approx(100 + 250 + 1000 / 10)
+
+
+def test_cost_mode_refuses_areas_out_of_reach_before_solving():
+    far = {**DISTANCES, ("a3", "s2"): 70.0, ("a3", "c3"): 70.0}
+    solution = run(dataclasses.replace(network(), distances=far))
+    assert solution.status == "infeasible"
+    assert "no site within the agency's distance limit" in solution.message
+    assert "a3 (a3) for FK" in solution.message
+
+
+def test_todays_network_is_priced_with_its_own_sites_and_agencies():
+    # Today: s1 and s2 with FK; a3 is served by s2 at 30 km.
+    today = price_today(build_instance(network(budget_annual=1.0)))
+    assert today.status == "optimal"
+    assert today.objective == pytest.approx(500 + 300 + 350)
+
+
+def test_time_limit_returns_the_best_plan_with_its_gap():
+    solution = run(network(time_limit_s=1e-6))
+    assert solution.status in ("feasible", "error", "optimal")
+    if solution.status == "feasible":
+        assert solution.has_plan and solution.mip_gap is not None
