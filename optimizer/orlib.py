@@ -95,7 +95,8 @@ def read_pmed(path: Path | str) -> PMedInstance:
     if len(tokens) != 3 + 3 * n_edges:
         raise ValueError(f"{path}: {len(tokens) - 3} numbers after the header, expected {3 * n_edges}")
     triples = np.array(tokens[3:], dtype=float).reshape(n_edges, 3)
-    last_cost = {(min(i, j), max(i, j)): c for i, j, c in zip(triples[:, 0].astype(int), triples[:, 1].astype(int), triples[:, 2])}
+    ends = triples[:, :2].astype(int)
+    last_cost = {(min(i, j), max(i, j)): c for (i, j), c in zip(ends.tolist(), triples[:, 2].tolist())}
     graph = np.full((n, n), np.inf)
     np.fill_diagonal(graph, 0.0)
     for (i, j), cost in last_cost.items():
@@ -180,7 +181,11 @@ def cap_tables(inst: CapInstance) -> dict[str, pd.DataFrame]:
         "areas": _areas(customers, list(inst.demands)),
         "sites": _sites(warehouses, list(inst.fixed_costs), list(inst.capacities)),
         "demand": pd.DataFrame(
-            {"area_id": [customers[i] for i in served], "agency_id": AGENCY_ID, "visits": [inst.demands[i] for i in served]}
+            {
+                "area_id": [customers[i] for i in served],
+                "agency_id": AGENCY_ID,
+                "visits": [inst.demands[i] for i in served],
+            }
         ),
         "distances": pd.DataFrame(
             {

@@ -66,7 +66,8 @@ def summary_rows(plan: Plan, problem: Problem) -> list[tuple]:
         ("solver time s", sol.seconds, None, None),
         ("today's network", plan.today_message, None, None),
     ]
-    rows += [(f"explanation {k + 1}", line, None, None) for k, line in enumerate(sol.diagnosis)]
+    if len(sol.diagnosis) > 1:  # a single line is the message itself
+        rows += [(f"explanation {k + 1}", line, None, None) for k, line in enumerate(sol.diagnosis)]
     today = plan.today or {}
     for name, value in plan.figures.items():
         before = today.get(name)
