@@ -64,10 +64,10 @@ RENT_TOWN_SEK_M2 = 1800.0  # everywhere else
 METRO_MUNICIPALITIES = {"1480", "1280"}  # Göteborg, Malmö; all of county 01 too
 
 # Desks of an existing office: today's catchment staff need times a headroom factor.
-DESK_HEADROOM = 1.5
-DESK_SPARE = 2
-MIN_DESKS = 8
-MAX_DESKS = 50
+DESK_HEADROOM = 2.5
+DESK_SPARE = 4
+MIN_DESKS = 10
+MAX_DESKS = 60
 
 # One-off costs.
 CLOSE_COST_FIXED = 300_000.0  # notice period overlap, restoration, moving
@@ -326,7 +326,12 @@ FALLBACK_ONE_OFF = 40_000_000.0
 # Solver settings written to both samples.
 TIME_LIMIT_S = 60
 MIP_GAP = 1e-4
-TRAVEL_COST_PER_KM = 0.0
+TRAVEL_COST_PER_KM = 5.0
+STAFF_INTEGER = False
+STAFF_INTEGER_NOTE = (
+    "false: staff are full-time equivalents per agency (service-office staff are generalists "
+    "employed by Statens servicecenter, so an agency's share at an office need not be whole)."
+)
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -399,10 +404,10 @@ def open_cost(desks: int) -> float:
 def candidate_desks(population: int) -> int:
     """Premises on offer in a town: bigger towns offer bigger premises."""
     if population >= 80_000:
-        return 20
+        return 24
     if population >= 30_000:
-        return 15
-    return 10
+        return 16
+    return 12
 
 
 def visits_by_area(municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
@@ -697,7 +702,7 @@ def common_settings(budget_annual: float | None, budget_one_off: float | None) -
         ("max_offices", None, "Most offices open (blank = no limit)."),
         ("objective", "cost", "cost = cheapest plan reaching everyone; coverage = reach most visits first."),
         ("merge_radius_km", MERGE_RADIUS_KM, "A closed office is a merge when a kept office within this radius takes all its agencies."),
-        ("staff_integer", True, "Whole staff per office and agency."),
+        ("staff_integer", STAFF_INTEGER, STAFF_INTEGER_NOTE),
         ("time_limit_s", TIME_LIMIT_S, "Solver time limit (s)."),
         ("mip_gap", MIP_GAP, "Relative optimality gap at which the solver stops."),
     ]

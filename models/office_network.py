@@ -117,15 +117,19 @@ def presence_needs_site(m: pyo.ConcreteModel) -> None:
 
 
 def staff_serve_visits(m: pyo.ConcreteModel) -> None:
-    """visits_per_staff_a * n[j, a] >= sum_i v_ia x[i, j, a]: enough staff for the visits served."""
+    """n[j, a] >= sum_i (v_ia / visits_per_staff_a) x[i, j, a]: enough staff for the visits served.
+
+    Written per staff rather than per visit so that the coefficients stay near 1, which
+    HiGHS's simplex needs to be fast (visits run to 1e5 per area, staff to tens).
+    """
     agencies = m.inst.problem.agencies
 
     def rule(m, j, a):
         areas = m.areas_of.get((j, a))
         if not areas:
             return pyo.Constraint.Skip
-        served = sum(m.v[i, a] * m.x[i, j, a] for i in areas)
-        return agencies[a].visits_per_staff * m.n[j, a] >= served
+        per_staff = 1.0 / agencies[a].visits_per_staff
+        return m.n[j, a] >= sum(m.v[i, a] * per_staff * m.x[i, j, a] for i in areas)
 
     m.staff_serve_visits = pyo.Constraint(m.JA, rule=rule)
 

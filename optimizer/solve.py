@@ -7,7 +7,10 @@ Pyomo and a solution can be pickled back from a worker process.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -64,6 +67,21 @@ def _relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(objective - bound) / max(abs(objective), 1e-10)
 
 
+@contextmanager
+def _quiet_bounds() -> Iterator[None]:
+    """Silence Pyomo's warning for values a rounding error outside their bounds (e.g. -1e-13).
+
+    HiGHS meets bounds within its feasibility tolerance; `extract` clips and rounds.
+    """
+    logger = logging.getLogger("pyomo.core")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def run_highs(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float) -> _Outcome:
     """One HiGHS run on the model's active objective; loads the incumbent when there is one."""
     started = time.perf_counter()
@@ -80,7 +98,8 @@ def run_highs(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float) -> _Out
     seconds = time.perf_counter() - started
     has_plan = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
     if has_plan:
-        results.solution_loader.load_vars()
+        with _quiet_bounds():
+            results.solution_loader.load_vars()
     condition = results.termination_condition
     if condition == TerminationCondition.convergenceCriteriaSatisfied and has_plan:
         status: Status = "optimal"
