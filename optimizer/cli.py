@@ -75,12 +75,17 @@ def result_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "-"
-        return f"{value:,.3f}" if abs(value) < 10 and value != int(value) else f"{value:,.0f}"
-    return str(value)
+def _format(name: str, value: Any) -> str:
+    """Shares as percentages, small fractional figures with two decimals, the rest in whole units."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    if "(share)" in name:
+        return f"{value:.1%}"
+    if value != int(value) and abs(value) < 1000:
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"
 
 
 def summary_text(plan: Plan) -> str:
@@ -91,8 +96,8 @@ def summary_text(plan: Plan) -> str:
         width = max(len(k) for k in plan.figures)
         lines.append(f"{'':{width}}  {'plan':>16}  {'today':>16}")
         for name, value in plan.figures.items():
-            before = _format(today[name]) if name in today else ""
-            lines.append(f"{name:{width}}  {_format(value):>16}  {before:>16}")
+            before = _format(name, today[name]) if name in today else ""
+            lines.append(f"{name:{width}}  {_format(name, value):>16}  {before:>16}")
     lines.append(plan.today_message)
     return "\n".join(lines)
 

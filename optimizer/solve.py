@@ -186,7 +186,8 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance) -> Solution:
         return Solution("error", "HiGHS stopped without a plan (time limit or solver fault).", seconds=outcome.seconds)
     if s.objective == "coverage":
         outcome = _cheapest_at_best_coverage(m, outcome, s.time_limit_s, s.mip_gap)
-    nearest_offices(m, s.time_limit_s, s.mip_gap)
+    if s.travel_cost_per_km == 0:  # priced travel already sends people to the nearest office
+        nearest_offices(m, s.time_limit_s, s.mip_gap)
     message = "Optimal plan." if outcome.status == "optimal" else _stopped_message(outcome.gap)
     return extract(m, inst, outcome, message)
 
@@ -320,7 +321,8 @@ def price_today(inst: Instance) -> Solution:
     s = inst.problem.settings
     outcome = run_highs(m, s.time_limit_s, s.mip_gap)
     if outcome.status in ("optimal", "feasible"):
-        nearest_offices(m, s.time_limit_s, s.mip_gap)
+        if s.travel_cost_per_km == 0:
+            nearest_offices(m, s.time_limit_s, s.mip_gap)
         return extract(m, today, outcome, "Today's network.")
     return Solution(
         outcome.status,
