@@ -47,8 +47,8 @@ FIXED_ISO_TIME = "2025-01-01T00:00:00Z"
 # --------------------------------------------------------------------------------------
 
 MAX_DISTANCE_KM = 50.0
-# Road distance is on average about 1.2 times the straight line in Sweden; applying it
-# makes the 50 km limit a limit on (approximate) road kilometres.
+# Road distance is about 1.2 times the straight line (a common rule of thumb); applying
+# it makes the 50 km limit a limit on approximate road kilometres.
 CIRCUITY_FACTOR = 1.2
 AMORTIZATION_YEARS = 10
 MERGE_RADIUS_KM = 10.0
@@ -63,11 +63,18 @@ RENT_CITY_SEK_M2 = 2200.0  # other municipalities with >= 100,000 residents
 RENT_TOWN_SEK_M2 = 1800.0  # everywhere else
 METRO_MUNICIPALITIES = {"1480", "1280"}  # Göteborg, Malmö; all of county 01 too
 
-# Desks of an existing office: today's catchment staff need times a headroom factor.
-DESK_HEADROOM = 2.5
-DESK_SPARE = 4
-MIN_DESKS = 10
-MAX_DESKS = 60
+# Fitted desks of an existing office (what the rent pays for): today's catchment staff
+# need times a headroom factor.  The `desks` column is the capacity, the most staff the
+# premises can hold after densifying (shared desks, interview rooms as work places):
+# DESK_CAPACITY_FACTOR times the fitted desks.  Why not the fitted desks themselves: a
+# municipality is one demand point, so all of Stockholm's (or Göteborg's) visitors sit at
+# one spot and the nearest city office would hit a tight desk limit for that artefact
+# alone; such near-binding limits also make HiGHS an order of magnitude slower.
+FITTED_HEADROOM = 1.5
+FITTED_SPARE = 2
+MIN_FITTED = 8
+MAX_FITTED = 50
+DESK_CAPACITY_FACTOR = 2.0
 
 # One-off costs.
 CLOSE_COST_FIXED = 300_000.0  # notice period overlap, restoration, moving
@@ -129,6 +136,7 @@ BASIS_CLOSING = "closure decided 2025 (data README); still open in this sample"
 BASIS_LARGE = "large municipal centre (assumed office)"
 BASIS_SEAT = "county seat (assumed office)"
 BASIS_SPARSE = "centre of a sparsely populated area (assumed office)"
+BASIS_REACH = "assumed office: no other office within the distance limit of this municipality"
 
 
 @dataclass(frozen=True)
@@ -162,20 +170,15 @@ EXISTING_OFFICES: tuple[OfficeSpec, ...] = (
     OfficeSpec("Nynäshamn", BASIS_OPEN_P1),
     OfficeSpec("Haninge", BASIS_LARGE, "Handen"),
     OfficeSpec("Haninge", BASIS_CLOSING, "Brandbergen", 59.2245, 18.1655),
-    OfficeSpec("Huddinge", BASIS_LARGE),
-    OfficeSpec("Nacka", BASIS_LARGE),
-    OfficeSpec("Täby", BASIS_LARGE),
     OfficeSpec("Norrtälje", BASIS_LARGE),
     # Uppsala län
     OfficeSpec("Uppsala", BASIS_SEAT),
     OfficeSpec("Uppsala", BASIS_SECOND, "Uppsala Gottsunda", 59.8095, 17.6265),
     OfficeSpec("Östhammar", BASIS_OPEN_P2),
-    OfficeSpec("Enköping", BASIS_LARGE),
     # Södermanlands län
     OfficeSpec("Eskilstuna", BASIS_LARGE),
     OfficeSpec("Eskilstuna", BASIS_SECOND, "Eskilstuna Fröslunda", 59.3800, 16.5380),
     OfficeSpec("Nyköping", BASIS_SEAT),
-    OfficeSpec("Katrineholm", BASIS_LARGE),
     # Östergötlands län
     OfficeSpec("Linköping", BASIS_SEAT),
     OfficeSpec("Linköping", BASIS_SECOND, "Linköping Skäggetorp", 58.4275, 15.5880),
@@ -194,12 +197,10 @@ EXISTING_OFFICES: tuple[OfficeSpec, ...] = (
     OfficeSpec("Växjö", BASIS_CLOSING, "Växjö Araby", 56.8885, 14.7725),
     OfficeSpec("Ljungby", BASIS_LARGE),
     OfficeSpec("Tingsryd", BASIS_OPEN_P2),
-    OfficeSpec("Älmhult", BASIS_LARGE),
     # Kalmar län
     OfficeSpec("Kalmar", BASIS_SEAT),
     OfficeSpec("Västervik", BASIS_LARGE),
     OfficeSpec("Oskarshamn", BASIS_LARGE),
-    OfficeSpec("Vimmerby", BASIS_LARGE),
     OfficeSpec("Borgholm", BASIS_OPEN_P1),
     # Gotlands län
     OfficeSpec("Gotland", BASIS_SEAT),
@@ -216,15 +217,12 @@ EXISTING_OFFICES: tuple[OfficeSpec, ...] = (
     OfficeSpec("Kristianstad", BASIS_LARGE),
     OfficeSpec("Landskrona", BASIS_CLOSING),
     OfficeSpec("Hässleholm", BASIS_LARGE),
-    OfficeSpec("Trelleborg", BASIS_LARGE),
     OfficeSpec("Ystad", BASIS_LARGE),
     OfficeSpec("Simrishamn", BASIS_CLOSING),
-    OfficeSpec("Ängelholm", BASIS_LARGE),
     # Hallands län
     OfficeSpec("Halmstad", BASIS_SEAT),
     OfficeSpec("Varberg", BASIS_LARGE),
     OfficeSpec("Falkenberg", BASIS_LARGE),
-    OfficeSpec("Kungsbacka", BASIS_LARGE),
     OfficeSpec("Laholm", BASIS_OPEN_P1),
     # Västra Götalands län
     OfficeSpec("Göteborg", BASIS_SEAT, "Göteborg City", 57.7087, 11.9690),
@@ -237,9 +235,6 @@ EXISTING_OFFICES: tuple[OfficeSpec, ...] = (
     OfficeSpec("Skövde", BASIS_LARGE),
     OfficeSpec("Kungälv", BASIS_CLOSING),
     OfficeSpec("Lidköping", BASIS_LARGE),
-    OfficeSpec("Alingsås", BASIS_LARGE),
-    OfficeSpec("Falköping", BASIS_LARGE),
-    OfficeSpec("Mariestad", BASIS_LARGE),
     OfficeSpec("Stenungsund", BASIS_OPEN_P2),
     OfficeSpec("Lysekil", BASIS_OPEN_P2),
     OfficeSpec("Ulricehamn", BASIS_OPEN_2021),
@@ -259,9 +254,7 @@ EXISTING_OFFICES: tuple[OfficeSpec, ...] = (
     OfficeSpec("Askersund", BASIS_OPEN_P2),
     # Västmanlands län
     OfficeSpec("Västerås", BASIS_SEAT),
-    OfficeSpec("Köping", BASIS_LARGE),
     OfficeSpec("Sala", BASIS_LARGE),
-    OfficeSpec("Fagersta", BASIS_LARGE),
     # Dalarnas län
     OfficeSpec("Falun", BASIS_SEAT),
     OfficeSpec("Borlänge", BASIS_LARGE),
@@ -272,7 +265,6 @@ EXISTING_OFFICES: tuple[OfficeSpec, ...] = (
     OfficeSpec("Vansbro", BASIS_OPEN_2020),
     # Gävleborgs län
     OfficeSpec("Gävle", BASIS_SEAT),
-    OfficeSpec("Sandviken", BASIS_LARGE),
     OfficeSpec("Hudiksvall", BASIS_LARGE),
     OfficeSpec("Bollnäs", BASIS_CLOSING),
     OfficeSpec("Söderhamn", BASIS_LARGE),
@@ -309,24 +301,33 @@ EXISTING_OFFICES: tuple[OfficeSpec, ...] = (
     OfficeSpec("Jokkmokk", BASIS_SPARSE),
 )
 
-# Which agencies staff an office today: FK and SKV everywhere; PM where the
-# municipality has at least this many residents (or in a city's second office);
-# AF at the larger offices only.
+# Which agencies staff an office today: FK and SKV everywhere; PM and AF where the
+# municipality has at least this many residents, and at a city's second office; then
+# `ensure_agency_reach` adds an agency wherever a municipality would otherwise lack it.
 PM_MIN_POPULATION = 12_000
 AF_MIN_POPULATION = 25_000
 
-# Budgets (sweden.xlsx).  Set by the tuning described in inputs/README.md: the cheapest
-# plan without budgets spends more than these, a plan within them exists.
-SWEDEN_BUDGET_ANNUAL: float | None = None
-SWEDEN_BUDGET_ONE_OFF: float | None = None
-# Fallback when the budgets above are None: today's estimated annual cost cut by this.
-FALLBACK_ANNUAL_CUT = 0.10
-FALLBACK_ONE_OFF = 40_000_000.0
+# Budgets (sweden.xlsx), tuned with the engine (see inputs/README.md).  Without budgets
+# the cheapest plan spends about 760 MSEK a year and 90 MSEK once.  The one-off budget
+# binds; the annual budget (10 % below today's 866 MSEK as the engine prices it) is met
+# by that plan.  Making the annual budget bind too (e.g. 755 MSEK a year with 80 MSEK
+# once) is feasible but leaves a gap of about 0.2 % after 60 s with HiGHS.
+SWEDEN_BUDGET_ANNUAL = 780_000_000.0
+SWEDEN_BUDGET_ONE_OFF = 80_000_000.0
 
 # Solver settings written to both samples.
 TIME_LIMIT_S = 60
 MIP_GAP = 1e-4
+# The national sample stops at a proven 1 % gap (9 MSEK a year on a 900 MSEK network):
+# HiGHS proves that in about 7 s here, while 0.5 % takes about 20 s and the default 0.01 %
+# over 60 s.  Set mip_gap to 0.0001 in the workbook to ask for more.
+SWEDEN_MIP_GAP = 0.01
+# SEK per visit and km of one-way distance: a return trip by car at Skatteverket's
+# tax-free mileage allowance (25 SEK per 10 km).  Pricing travel sends each area to a
+# near office, and without it the assignment LP is so degenerate that HiGHS needs ~20 s
+# for the root relaxation alone.
 TRAVEL_COST_PER_KM = 5.0
+# Fractional staff: whole staff per agency made HiGHS find no plan within 60 s.
 STAFF_INTEGER = False
 STAFF_INTEGER_NOTE = (
     "false: staff are full-time equivalents per agency (service-office staff are generalists "
@@ -334,6 +335,7 @@ STAFF_INTEGER_NOTE = (
 )
 
 EARTH_RADIUS_KM = 6371.0088
+REACH_MARGIN = 1.02
 
 
 # --------------------------------------------------------------------------------------
@@ -401,13 +403,18 @@ def open_cost(desks: int) -> float:
     return round_to(OPEN_COST_FIXED + OPEN_COST_PER_DESK * desks, 10_000)
 
 
-def candidate_desks(population: int) -> int:
+def candidate_fitted_desks(population: int) -> int:
     """Premises on offer in a town: bigger towns offer bigger premises."""
     if population >= 80_000:
-        return 24
+        return 20
     if population >= 30_000:
-        return 16
-    return 12
+        return 15
+    return 10
+
+
+def capacity(fitted_desks: int) -> int:
+    """The `desks` column: the most staff the premises can hold (see DESK_CAPACITY_FACTOR)."""
+    return int(round(DESK_CAPACITY_FACTOR * fitted_desks))
 
 
 def visits_by_area(municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
@@ -416,11 +423,6 @@ def visits_by_area(municipalities: pd.DataFrame, agencies: Sequence[AgencySpec])
         {a.agency_id: municipalities["population"].to_numpy() * a.visits_per_capita for a in agencies},
         index=municipalities["code"],
     )
-
-
-def staff_need(visits: pd.Series | dict[str, float], agencies: Sequence[AgencySpec]) -> float:
-    """Staff (fractional) needed for the given visits per agency."""
-    return sum(float(visits[a.agency_id]) / a.visits_per_staff for a in agencies)
 
 
 # --------------------------------------------------------------------------------------
@@ -439,15 +441,23 @@ def agencies_now(population: int, second_office: bool, agencies: Sequence[Agency
     return [i for i in ("FK", "SKV", "PM", "AF") if i in ids and i in known]
 
 
-def existing_office_rows(municipalities: pd.DataFrame) -> pd.DataFrame:
-    """The approximate existing network, one row per office, before sizing."""
+def existing_office_rows(municipalities: pd.DataFrame, fill_gaps: bool = True) -> pd.DataFrame:
+    """The approximate existing network, one row per office, before sizing.
+
+    With `fill_gaps`, a municipality that no listed office reaches within the limit gets
+    an assumed office at its main place, so that today's network is itself a feasible
+    plan and the engine can report today's figures next to the plan's.
+    """
     by_name = municipalities.set_index("name")
     unknown = sorted({o.municipality for o in EXISTING_OFFICES} - set(by_name.index))
     if unknown:
         raise SystemExit(f"office municipalities not in the data: {unknown}")
+    specs = list(EXISTING_OFFICES)
+    if fill_gaps:
+        specs += [OfficeSpec(name, BASIS_REACH) for name in unreached_municipalities(municipalities, specs)]
     rows = []
     seen: dict[str, int] = {}
-    for office in EXISTING_OFFICES:
+    for office in specs:
         m = by_name.loc[office.municipality]
         seen[m["code"]] = seen.get(m["code"], 0) + 1
         hand_placed = office.lat is not None
@@ -468,6 +478,54 @@ def existing_office_rows(municipalities: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(["municipality_code"], kind="stable").reset_index(drop=True)
     frame.insert(0, "site_id", [f"S{i:03d}" for i in range(1, len(frame) + 1)])
     return frame
+
+
+def office_point(spec: OfficeSpec, by_name: pd.DataFrame) -> tuple[float, float]:
+    m = by_name.loc[spec.municipality]
+    if spec.lat is not None and spec.lon is not None:
+        return spec.lat, spec.lon
+    return float(m["main_place_lat"]), float(m["main_place_lon"])
+
+
+def reachable(dist_km: np.ndarray, limit_km: float) -> np.ndarray:
+    """Within the limit in road km, with a 2 % margin for sphere versus ellipsoid."""
+    return dist_km * CIRCUITY_FACTOR * REACH_MARGIN <= limit_km
+
+
+def unreached_municipalities(municipalities: pd.DataFrame, specs: Sequence[OfficeSpec]) -> list[str]:
+    """Names of municipalities whose demand point no office reaches, in code order."""
+    by_name = municipalities.set_index("name")
+    points = np.array([office_point(o, by_name) for o in specs])
+    dist = haversine_km(municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), points[:, 0], points[:, 1])
+    far = ~reachable(dist, MAX_DISTANCE_KM).any(axis=1)
+    return municipalities.loc[far, "name"].tolist()
+
+
+def ensure_agency_reach(
+    offices: pd.DataFrame, municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]
+) -> list[list[str]]:
+    """Today's agencies, with an agency added wherever a municipality would lack it.
+
+    The size rule leaves PM and AF out of small offices; where that leaves a municipality
+    with no office of the agency within the agency's limit, the agency is added to the
+    office nearest to that municipality.  Today's network then serves every agency
+    everywhere, as a real network meeting the distance rule would.
+    """
+    hosts = [list(ids) for ids in offices["agencies_now"]]
+    dist = haversine_km(
+        municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), offices["lat"].to_numpy(), offices["lon"].to_numpy()
+    )
+    order = ("FK", "SKV", "PM", "AF")
+    for agency in agencies:
+        limit = agency.max_distance_km if agency.max_distance_km is not None else MAX_DISTANCE_KM
+        ok = reachable(dist, limit)
+        for i in range(len(municipalities)):
+            has = np.array([agency.agency_id in ids for ids in hosts])
+            if agency.visits_per_capita <= 0 or (ok[i] & has).any():
+                continue
+            nearest = int(dist[i].argmin())
+            hosts[nearest] = [a for a in order if a in hosts[nearest] or a == agency.agency_id]
+    return hosts
 
 
 def catchment_staff(
@@ -498,13 +556,15 @@ def size_existing(offices: pd.DataFrame, municipalities: pd.DataFrame, agencies:
     offices["agencies_now"] = [
         agencies_now(p, s, agencies) for p, s in zip(offices["population"], offices["second_office"])
     ]
+    offices["agencies_now"] = ensure_agency_reach(offices, municipalities, agencies)
     need = catchment_staff(offices, municipalities, agencies)
     floor = np.array([sum(min_staff[a] for a in ids) for ids in offices["agencies_now"]])
-    desks = np.maximum(np.ceil(need * DESK_HEADROOM) + DESK_SPARE, floor + DESK_SPARE)
+    fitted = np.maximum(np.ceil(need * FITTED_HEADROOM) + FITTED_SPARE, floor + FITTED_SPARE)
     offices["staff_need_today"] = need
-    offices["desks"] = np.clip(desks, MIN_DESKS, MAX_DESKS).astype(int)
+    offices["fitted_desks"] = np.clip(fitted, MIN_FITTED, MAX_FITTED).astype(int)
+    offices["desks"] = [capacity(d) for d in offices["fitted_desks"]]
     rates = [rent_per_m2(c, p) for c, p in zip(offices["municipality_code"], offices["population"])]
-    offices["annual_cost"] = [annual_rent(d, r) for d, r in zip(offices["desks"], rates)]
+    offices["annual_cost"] = [annual_rent(d, r) for d, r in zip(offices["fitted_desks"], rates)]
     offices["close_cost"] = [close_cost(r) for r in offices["annual_cost"]]
     return offices
 
@@ -514,8 +574,8 @@ def candidate_rows(municipalities: pd.DataFrame, office_codes: set[str]) -> pd.D
     free = municipalities[~municipalities["code"].isin(office_codes)]
     rows = []
     for _, m in free.iterrows():
-        desks = candidate_desks(int(m["population"]))
-        rent = annual_rent(desks, rent_per_m2(m["code"], int(m["population"])))
+        fitted = candidate_fitted_desks(int(m["population"]))
+        rent = annual_rent(fitted, rent_per_m2(m["code"], int(m["population"])))
         rows.append(
             {
                 "site_id": f"C{m['code']}",
@@ -525,18 +585,17 @@ def candidate_rows(municipalities: pd.DataFrame, office_codes: set[str]) -> pd.D
                 "lat": float(m["main_place_lat"]),
                 "lon": float(m["main_place_lon"]),
                 "coordinates": "GeoNames main place",
-                "desks": desks,
+                "fitted_desks": fitted,
+                "desks": capacity(fitted),
                 "annual_cost": rent,
-                "open_cost": open_cost(desks),
+                "open_cost": open_cost(fitted),
                 "basis": "candidate premises at the municipality's main place",
             }
         )
     return pd.DataFrame(rows)
 
 
-def reach_candidates(
-    municipalities: pd.DataFrame, sites: pd.DataFrame, limit_km: float, circuity: float
-) -> pd.DataFrame:
+def reach_candidates(municipalities: pd.DataFrame, sites: pd.DataFrame, limit_km: float) -> pd.DataFrame:
     """Extra candidates at the demand point of any municipality no site can reach.
 
     The problem must be feasible: every municipality needs a site within the limit.
@@ -545,10 +604,10 @@ def reach_candidates(
     dist = haversine_km(
         municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), sites["lat"].to_numpy(), sites["lon"].to_numpy()
     )
-    unreachable = municipalities[(dist.min(axis=1) * circuity * 1.02) > limit_km]
+    unreachable = municipalities[~reachable(dist, limit_km).any(axis=1)]
     rows = []
     for _, m in unreachable.iterrows():
-        desks = candidate_desks(int(m["population"]))
+        fitted = candidate_fitted_desks(int(m["population"]))
         rows.append(
             {
                 "site_id": f"X{m['code']}",
@@ -558,9 +617,10 @@ def reach_candidates(
                 "lat": float(m["lat"]),
                 "lon": float(m["lon"]),
                 "coordinates": "municipality demand point",
-                "desks": desks,
-                "annual_cost": annual_rent(desks, rent_per_m2(m["code"], int(m["population"]))),
-                "open_cost": open_cost(desks),
+                "fitted_desks": fitted,
+                "desks": capacity(fitted),
+                "annual_cost": annual_rent(fitted, rent_per_m2(m["code"], int(m["population"]))),
+                "open_cost": open_cost(fitted),
                 "basis": "added so that the municipality can be reached within the limit",
             }
         )
@@ -572,13 +632,15 @@ def todays_network(
 ) -> dict[str, float]:
     """A rough estimate of today's network: staff, annual cost, areas out of reach.
 
-    Staff per office and agency: today's catchment visits over visits_per_staff,
-    rounded up, at least min_staff.  Used for the report and for fallback budgets.
+    Staff per office and agency: today's catchment visits over visits_per_staff (rounded
+    up when staff are whole), at least min_staff.  Used for the report and to pitch the
+    budgets against today's cost; the engine prices today's network exactly where it is
+    feasible (with a 50 km limit it is not: some municipalities are out of reach).
     """
     visits = visits_by_area(municipalities, agencies)
     total_visits = float(visits.to_numpy().sum())
     share = {a.agency_id: float(visits[a.agency_id].sum()) / total_visits for a in agencies}
-    staff = 0
+    staff = 0.0
     presence = 0.0
     staff_cost = 0.0
     by_id = {a.agency_id: a for a in agencies}
@@ -587,7 +649,10 @@ def todays_network(
         weights = sum(share[i] for i in ids)
         for agency_id in ids:
             a = by_id[agency_id]
-            n = max(a.min_staff, math.ceil(need * share[agency_id] / weights - 1e-9))
+            n = need * share[agency_id] / weights
+            if STAFF_INTEGER:
+                n = math.ceil(n - 1e-9)
+            n = max(float(a.min_staff), n)
             staff += n
             staff_cost += n * a.staff_cost
             presence += a.presence_cost
@@ -599,11 +664,11 @@ def todays_network(
     return {
         "total_visits": total_visits,
         "staff_visit_driven": float(sum(visits[a.agency_id].sum() / a.visits_per_staff for a in agencies)),
-        "staff_today": float(staff),
-        "rent": rent,
-        "presence": presence,
-        "staff_cost": staff_cost,
-        "annual_cost": rent + presence + staff_cost,
+        "today_staff_estimate": staff,
+        "today_rent": rent,
+        "today_presence": presence,
+        "today_staff_cost_estimate": staff_cost,
+        "today_annual_estimate": rent + presence + staff_cost,
         "areas_out_of_reach_today": float(out_of_reach),
     }
 
@@ -657,6 +722,7 @@ def sites_sheet(existing: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFram
             "desks": existing["desks"],
             "agencies_now": [",".join(ids) for ids in existing["agencies_now"]],
             "force": None,
+            "fitted_desks": existing["fitted_desks"],
             "municipality_code": existing["municipality_code"],
             "municipality": existing["municipality"],
             "coordinates": existing["coordinates"],
@@ -676,6 +742,7 @@ def sites_sheet(existing: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFram
             "desks": candidates["desks"],
             "agencies_now": None,
             "force": None,
+            "fitted_desks": candidates["fitted_desks"],
             "municipality_code": candidates["municipality_code"],
             "municipality": candidates["municipality"],
             "coordinates": candidates["coordinates"],
@@ -689,7 +756,12 @@ def settings_sheet(rows: Iterable[tuple[str, object, str]]) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=["key", "value", "description"])
 
 
-def common_settings(budget_annual: float | None, budget_one_off: float | None) -> list[tuple[str, object, str]]:
+def common_settings(
+    budget_annual: float | None,
+    budget_one_off: float | None,
+    staff_integer: bool = STAFF_INTEGER,
+    mip_gap: float = MIP_GAP,
+) -> list[tuple[str, object, str]]:
     """Settings rows shared by both samples (the budgets differ)."""
     return [
         ("max_distance_km", MAX_DISTANCE_KM, "Longest acceptable trip for every agency without its own limit (km)."),
@@ -702,9 +774,9 @@ def common_settings(budget_annual: float | None, budget_one_off: float | None) -
         ("max_offices", None, "Most offices open (blank = no limit)."),
         ("objective", "cost", "cost = cheapest plan reaching everyone; coverage = reach most visits first."),
         ("merge_radius_km", MERGE_RADIUS_KM, "A closed office is a merge when a kept office within this radius takes all its agencies."),
-        ("staff_integer", STAFF_INTEGER, STAFF_INTEGER_NOTE),
+        ("staff_integer", staff_integer, STAFF_INTEGER_NOTE if not staff_integer else "Whole staff per office and agency."),
         ("time_limit_s", TIME_LIMIT_S, "Solver time limit (s)."),
-        ("mip_gap", MIP_GAP, "Relative optimality gap at which the solver stops."),
+        ("mip_gap", mip_gap, "Relative optimality gap at which the solver stops (0.01 = within 1 % of optimal)."),
     ]
 
 
@@ -714,18 +786,13 @@ def build_sweden(municipalities: pd.DataFrame) -> tuple[dict[str, pd.DataFrame],
     offices = size_existing(existing_office_rows(municipalities), municipalities, agencies)
     candidates = candidate_rows(municipalities, set(offices["municipality_code"]))
     sites = sites_sheet(offices, candidates)
-    extra = reach_candidates(municipalities, sites, MAX_DISTANCE_KM, CIRCUITY_FACTOR)
+    extra = reach_candidates(municipalities, sites, MAX_DISTANCE_KM)
     if len(extra):
         sites = pd.concat([sites, sites_sheet(offices.iloc[0:0], extra)], ignore_index=True)
     today = todays_network(offices, municipalities, agencies)
-    budget_annual = SWEDEN_BUDGET_ANNUAL
-    budget_one_off = SWEDEN_BUDGET_ONE_OFF
-    if budget_annual is None:
-        budget_annual = round_to(today["annual_cost"] * (1 - FALLBACK_ANNUAL_CUT), 1_000_000)
-    if budget_one_off is None:
-        budget_one_off = FALLBACK_ONE_OFF
+    budget_annual, budget_one_off = SWEDEN_BUDGET_ANNUAL, SWEDEN_BUDGET_ONE_OFF
     sheets = {
-        "settings": settings_sheet(common_settings(budget_annual, budget_one_off)),
+        "settings": settings_sheet(common_settings(budget_annual, budget_one_off, mip_gap=SWEDEN_MIP_GAP)),
         "agencies": agencies_sheet(agencies),
         "areas": areas_sheet(municipalities),
         "sites": sites,
@@ -754,8 +821,11 @@ DEMO_AREAS = ("Karlstad", "Hammarö", "Kil", "Forshaga", "Grums", "Kristinehamn"
 DEMO_EXISTING = ("Karlstad", "Kristinehamn", "Filipstad")
 DEMO_CANDIDATES = ("Kil", "Storfors")
 DEMO_AGENCIES = ("SKV", "FK")
-DEMO_BUDGET_ANNUAL: float | None = None
-DEMO_BUDGET_ONE_OFF: float | None = None
+# Without budgets the demo's cheapest plan replaces Kristinehamn and Filipstad by one new
+# office in Storfors (3.3 MSEK once); 2 MSEK once cannot pay for that, so the budgeted
+# plan closes Kristinehamn only.  The annual budget is below today's 11.6 MSEK.
+DEMO_BUDGET_ANNUAL = 11_000_000.0
+DEMO_BUDGET_ONE_OFF = 2_000_000.0
 
 
 def build_demo(municipalities: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
@@ -763,28 +833,35 @@ def build_demo(municipalities: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], d
     agencies = tuple(a for a in AGENCIES if a.agency_id in DEMO_AGENCIES)
     county = municipalities[municipalities["county_code"] == DEMO_COUNTY].set_index("name")
     areas = county.loc[list(DEMO_AREAS)].reset_index()
-    offices = existing_office_rows(municipalities)
+    offices = existing_office_rows(municipalities, fill_gaps=False)
     offices = offices[offices["municipality"].isin(DEMO_EXISTING)].copy()
     offices["site_id"] = [f"S{i}" for i in range(1, len(offices) + 1)]
     offices = size_existing(offices, areas, agencies)
     cand = candidate_rows(county.loc[list(DEMO_CANDIDATES)].reset_index(), set())
     cand["site_id"] = [f"C{i}" for i in range(1, len(cand) + 1)]
     sites = sites_sheet(offices, cand)
-    sites = sites.drop(columns=["municipality_code", "coordinates"])
+    sites = sites.drop(columns=["fitted_desks", "municipality_code", "municipality", "coordinates", "basis"])
     today = todays_network(offices, areas, agencies)
-    budget_annual = DEMO_BUDGET_ANNUAL
-    if budget_annual is None:
-        budget_annual = round_to(today["annual_cost"] * (1 - FALLBACK_ANNUAL_CUT), 100_000)
-    budget_one_off = DEMO_BUDGET_ONE_OFF
+    budget_annual, budget_one_off = DEMO_BUDGET_ANNUAL, DEMO_BUDGET_ONE_OFF
     sheets = {
         "settings": settings_sheet(
-            [r for r in common_settings(budget_annual, budget_one_off) if r[0] not in {"min_offices", "max_offices"}]
+            [
+                r
+                for r in common_settings(budget_annual, budget_one_off, staff_integer=True)
+                if r[0] not in {"min_offices", "max_offices"}
+            ]
         ),
-        "agencies": agencies_sheet(agencies).drop(columns=["budget"]),
+        "agencies": agencies_sheet(agencies).drop(columns=["budget", "note"]),
         "areas": areas_sheet(areas),
         "sites": sites,
     }
-    report = {**today, "areas": float(len(areas)), "sites": float(len(sites)), "budget_annual": float(budget_annual)}
+    report = {
+        **today,
+        "areas": float(len(areas)),
+        "sites": float(len(sites)),
+        "budget_annual": budget_annual,
+        "budget_one_off": budget_one_off,
+    }
     return sheets, report
 
 

@@ -183,12 +183,17 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance) -> Solution:
         diagnosis = diagnose_infeasible(m, s.time_limit_s, s.mip_gap)
         return Solution("infeasible", " ".join(diagnosis), seconds=outcome.seconds, diagnosis=tuple(diagnosis))
     if outcome.status == "error":
-        return Solution("error", "HiGHS stopped without a plan (time limit or solver fault).", seconds=outcome.seconds)
+        return Solution(
+            "error",
+            f"No plan was found within the time limit of {s.time_limit_s:g} s (or HiGHS failed); "
+            "raise time_limit_s or relax the rules.",
+            seconds=outcome.seconds,
+        )
     if s.objective == "coverage":
         outcome = _cheapest_at_best_coverage(m, outcome, s.time_limit_s, s.mip_gap)
     if s.travel_cost_per_km == 0:  # priced travel already sends people to the nearest office
         nearest_offices(m, s.time_limit_s, s.mip_gap)
-    message = "Optimal plan." if outcome.status == "optimal" else _stopped_message(outcome.gap)
+    message = _optimal_message(outcome.gap) if outcome.status == "optimal" else _stopped_message(outcome.gap)
     return extract(m, inst, outcome, message)
 
 
@@ -213,6 +218,12 @@ def nearest_offices(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float) -
     m.del_component(m.cost_cap)
     for v in free:
         v.unfix()
+
+
+def _optimal_message(gap: float | None) -> str:
+    if not gap or gap < 1e-9:
+        return "Optimal plan."
+    return f"Optimal within the set mip_gap: no plan costs less than this one by more than {gap:.2%}."
 
 
 def _stopped_message(gap: float | None) -> str:
