@@ -1,7 +1,7 @@
 """The `officeplan` command: solve, validate, template.  A thin shell over `optimizer.pipeline`.
 
-Exit status: 0 a plan (optimal or feasible), 1 no plan (infeasible), 2 bad input,
-3 the solver failed, 130 interrupted.  No traceback reaches the user unless --debug.
+Exit status: 0 a plan (optimal or feasible), 1 no plan (infeasible), 2 bad input or an
+output path that cannot be written, 3 the solver failed, 130 interrupted.  No traceback reaches the user unless --debug.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,12 @@ def summary_text(plan: Plan) -> str:
 
 def _solve(args: argparse.Namespace) -> int:
     output = args.output or args.input.with_name(args.input.stem + "_plan.xlsx")
+    folder = output.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        # Checked before solving: a long solve must not end in a plan that cannot be saved.
+        print(f"officeplan: cannot write {output}: the folder {folder} does not exist or is not writable",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
 
     def on_stage(name: str, seconds: float) -> None:
         if args.verbose:
@@ -143,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; no output was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as error:  # e.g. the output folder does not exist or is not writable
+        print(f"officeplan: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as error:  # the user gets a sentence, not a traceback
         if args.debug:
             raise

@@ -149,3 +149,9 @@ def test_template_filled_in_solves_and_the_plan_reads_back(tmp_path):
     assert summary["input file"] == "template.xlsx"
     assert summary["annual cost"] == pytest.approx(900000 + 2 * 600000)
     assert len(summary["input SHA-256"]) == 64
+
+
+def test_an_output_folder_that_does_not_exist_exits_2_without_a_traceback(workbook, tmp_path):
+    done = officeplan("solve", workbook(town_network()), "-o", tmp_path / "missing" / "plan.xlsx")
+    assert done.returncode == 2
+    assert "cannot write" in done.stderr and "Traceback" not in done.stderr
