@@ -9,6 +9,7 @@ table, and only a limit beyond the cutoff (or new areas or sites) computes dista
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,7 +58,8 @@ def distance_cutoff_km(problem: Problem) -> float | None:
     return max([REPORTED_RADIUS_KM, *limits])
 
 
-def _coordinates(records) -> tuple[np.ndarray, np.ndarray]:
+def coordinates(records) -> tuple[np.ndarray, np.ndarray]:
+    """Latitudes and longitudes as float arrays, NaN where a record has no position."""
     lat = np.array([np.nan if r.lat is None else r.lat for r in records], dtype=float)
     lon = np.array([np.nan if r.lon is None else r.lon for r in records], dtype=float)
     return lat, lon
@@ -70,8 +72,8 @@ def distance_table(problem: Problem, cutoff_km: float | None) -> DistanceTable:
     knows the road.  Listed distances are not multiplied by the circuity factor.
     """
     circuity = problem.settings.circuity_factor
-    area_lat, area_lon = _coordinates(problem.areas)
-    site_lat, site_lon = _coordinates(problem.sites)
+    area_lat, area_lon = coordinates(problem.areas)
+    site_lat, site_lon = coordinates(problem.sites)
     geodesic_cutoff = None if cutoff_km is None else cutoff_km / circuity
     i, j, km = pairs_within(area_lat, area_lon, site_lat, site_lon, geodesic_cutoff)
     km = km * circuity
@@ -121,6 +123,12 @@ class Instance:
     k_site: np.ndarray
     k_agency: np.ndarray
     k_km: np.ndarray
+
+    @cached_property
+    def present_today(self) -> np.ndarray:
+        """(J, A) bool: the agency staffs the site today (`agencies_now`)."""
+        agencies = self.problem.agencies
+        return np.array([[a.agency_id in s.agencies_now for a in agencies] for s in self.problem.sites], dtype=bool)
 
     @property
     def n_areas(self) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .distances import geodesic_km
-from .instance import Instance
+from .instance import Instance, coordinates
 from .solve import Solution
 
 # Shares of people within these distances of an operating office are reported.
@@ -50,7 +50,7 @@ def cost_parts(inst: Instance, sol: Solution) -> dict[str, float]:
     presence = np.array([a.presence_cost for a in agencies])
     staff_cost = np.array([a.staff_cost for a in agencies])
     setup = np.array([a.setup_cost for a in agencies])
-    new_presence = sol.z & ~np.array([[a.agency_id in s.agencies_now for a in agencies] for s in sites])
+    new_presence = sol.z & ~inst.present_today
     opening = np.array([s.open_cost for s in sites]) @ (sol.y & ~existing)
     closing = np.array([s.close_cost for s in sites]) @ (~sol.y & existing)
     parts = {
@@ -126,14 +126,11 @@ def assignments_table(inst: Instance, sol: Solution) -> pd.DataFrame:
 # --- what happens to each site ----------------------------------------------------------
 
 
-def _site_km(inst: Instance, j: int, others: np.ndarray) -> np.ndarray:
-    """Distances from site j to the sites `others`, in model km; NaN where a position is missing."""
-    sites = inst.problem.sites
-    lat = np.array([np.nan if sites[k].lat is None else sites[k].lat for k in others], dtype=float)
-    lon = np.array([np.nan if sites[k].lon is None else sites[k].lon for k in others], dtype=float)
-    if sites[j].lat is None or sites[j].lon is None or not len(others):
+def _site_km(lat: np.ndarray, lon: np.ndarray, j: int, others: np.ndarray) -> np.ndarray:
+    """Geodesic km from site j to the sites `others`; NaN where a position is missing."""
+    if np.isnan(lat[j]) or np.isnan(lon[j]) or not len(others):
         return np.full(len(others), np.nan)
-    return geodesic_km(sites[j].lat, sites[j].lon, lat, lon) * inst.problem.settings.circuity_factor
+    return geodesic_km(lat[j], lon[j], lat[others], lon[others])
 
 
 def site_actions(inst: Instance, sol: Solution) -> tuple[list[str], list[str | None]]:
@@ -142,9 +139,11 @@ def site_actions(inst: Instance, sol: Solution) -> tuple[list[str], list[str | N
     A closed existing site is merged when an operating site within the merge radius hosts
     every agency it had; the nearest such site is named.
     """
-    sites, agencies = inst.problem.sites, inst.problem.agencies
+    sites = inst.problem.sites
+    lat, lon = coordinates(sites)
     operating = np.nonzero(sol.y)[0]
-    radius = inst.problem.settings.merge_radius_km
+    # The radius is in the model's km (circuity applied), like every other distance.
+    radius = inst.problem.settings.merge_radius_km / inst.problem.settings.circuity_factor
     actions: list[str] = []
     merged_into: list[str | None] = []
     for j, site in enumerate(sites):
@@ -154,9 +153,9 @@ def site_actions(inst: Instance, sol: Solution) -> tuple[list[str], list[str | N
         elif not site.is_existing:
             action = "unused"
         else:
-            had = [a for a, agency in enumerate(agencies) if agency.agency_id in site.agencies_now]
-            hosts = operating[np.all(sol.z[np.ix_(operating, had)], axis=1)] if had else operating
-            km = _site_km(inst, j, hosts)
+            had = np.nonzero(inst.present_today[j])[0]
+            hosts = operating[np.all(sol.z[np.ix_(operating, had)], axis=1)]
+            km = _site_km(lat, lon, j, hosts)
             near = np.nonzero(km <= radius + 1e-9)[0]
             if near.size:
                 target = sites[hosts[near[np.argmin(km[near])]]].site_id

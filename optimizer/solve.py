@@ -158,9 +158,7 @@ def unreachable_message(inst: Instance) -> str | None:
 
 def _today_usable(inst: Instance) -> np.ndarray:
     """Per triple: the site exists today and the agency is there today."""
-    sites, agencies = inst.problem.sites, inst.problem.agencies
-    present = np.array([[a.agency_id in s.agencies_now for a in agencies] for s in sites], dtype=bool)
-    return present[inst.k_site, inst.k_agency]
+    return inst.present_today[inst.k_site, inst.k_agency]
 
 
 def solve(inst: Instance) -> Solution:
@@ -324,11 +322,10 @@ def price_today(inst: Instance) -> Solution:
     for name in (*_BUDGETS, "office_count", "forced_sites"):
         if m.component(name) is not None:
             m.component(name).deactivate()
-    agencies = [a.agency_id for a in inst.problem.agencies]
     for j, site in enumerate(inst.problem.sites):
         m.y[j].fix(1 if site.is_existing else 0)
-        for a, agency_id in enumerate(agencies):
-            m.z[j, a].fix(1 if agency_id in site.agencies_now else 0)
+        for a in range(inst.n_agencies):
+            m.z[j, a].fix(int(inst.present_today[j, a]))
     s = inst.problem.settings
     outcome = run_highs(m, s.time_limit_s, s.mip_gap)
     if outcome.status in ("optimal", "feasible"):
