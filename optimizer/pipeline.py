@@ -19,7 +19,7 @@ from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, make_plan
 from .plan_workbook import write_plan
 from .problem import Problem
-from .solve import price_today, solve
+from .solve import Start, price_today, solve
 from .workbook import read_problem
 
 
@@ -49,16 +49,17 @@ def prepare(problem: Problem, table: DistanceTable | None = None) -> Instance:
     return build_instance(problem, table)
 
 
-def plan(inst: Instance, watch: Stopwatch | None = None, with_today: bool = True) -> Plan:
+def plan(inst: Instance, watch: Stopwatch | None = None, with_today: bool = True, start: Start | None = None) -> Plan:
     """Solve the instance and make the plan, pricing today's network for comparison.
 
     Today's network is priced in a second process while the plan is solved, since the two
     are independent and the machine has a second core; "today" times only the wait after.
+    `start` (`Start.of(previous_instance, previous_plan.solution)`) re-solves from an earlier plan.
     """
     watch = watch or Stopwatch()
     with ProcessPoolExecutor(max_workers=1) if with_today else nullcontext() as pool:
         pricing = pool.submit(price_today, inst) if pool else None
-        solution = solve(inst)
+        solution = solve(inst, start)
         watch.add("build", solution.build_seconds)
         watch.add("solve", solution.seconds)
         today = None

@@ -14,12 +14,17 @@ Keeping s2 alone reaches everyone: 300 + 350 = 650, the optimum.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from optimizer.instance import build_instance
-from optimizer.solve import price_today, solve
+from optimizer.orlib import pmed_tables, read_pmed
+from optimizer.solve import Start, price_today, solve
+from optimizer.workbook import read_problem, write_input_workbook
 from tiny import agency, area, problem, site
+
+ORLIB = Path(__file__).resolve().parents[1] / "benchmarks" / "orlib"
 
 DISTANCES = {
     ("a1", "s1"): 0.0, ("a1", "s2"): 40.0, ("a1", "c3"): 60.0,
@@ -148,8 +153,36 @@ def test_todays_network_is_priced_with_its_own_sites_and_agencies():
     assert today.objective == pytest.approx(500 + 300 + 350)
 
 
-def test_time_limit_returns_the_best_plan_with_its_gap():
-    solution = run(network(time_limit_s=1e-6))
-    assert solution.status in ("feasible", "error", "optimal")
-    if solution.status == "feasible":
-        assert solution.has_plan and solution.mip_gap is not None
+@pytest.fixture(scope="module")
+def pmed1(tmp_path_factory):
+    """OR-Library pmed1 (100 nodes, p = 5, optimum 5819) and its optimal solution."""
+    path = tmp_path_factory.mktemp("pmed") / "pmed1.xlsx"
+    write_input_workbook(pmed_tables(read_pmed(ORLIB / "pmed1.txt")), path)
+    inst = build_instance(read_problem(path))
+    return inst, solve(inst)
+
+
+def test_a_time_limit_too_short_for_any_plan_is_an_error_that_says_so(pmed1):
+    inst, _ = pmed1
+    hurried = build_instance(inst.problem.with_settings(time_limit_s=1e-6), inst.table)
+    solution = solve(hurried)
+    assert solution.status == "error" and not solution.has_plan
+    assert "No plan was found within the time limit of 1e-06 s" in solution.message
+
+
+def test_a_start_gives_a_plan_even_when_the_time_limit_stops_the_search_at_once(pmed1):
+    inst, best = pmed1
+    assert best.status == "optimal" and best.objective == pytest.approx(5819)
+    hurried = build_instance(inst.problem.with_settings(time_limit_s=1e-6), inst.table)
+    solution = solve(hurried, Start.of(inst, best))
+    assert solution.status == "feasible"
+    assert solution.objective == pytest.approx(5819)
+    assert "The time limit stopped the search" in solution.message
+
+
+def test_re_solving_from_the_previous_plan_finds_the_same_optimum():
+    first = build_instance(network(s2_desks=2.0))
+    previous = solve(first)
+    relaxed = build_instance(first.problem.with_settings(min_offices=3), first.table)
+    assert solve(relaxed, Start.of(first, previous)).objective == pytest.approx(solve(relaxed).objective)
+    assert solve(relaxed).objective == pytest.approx(500 + 300 + 100 + 100 + 350)
