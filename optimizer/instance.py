@@ -125,6 +125,11 @@ class Instance:
     k_km: np.ndarray
 
     @cached_property
+    def triples(self) -> list[tuple[int, int, int]]:
+        """K as (i, j, a) tuples, in the order of the arrays: the model's index and the start's keys."""
+        return list(zip(self.k_area.tolist(), self.k_site.tolist(), self.k_agency.tolist()))
+
+    @cached_property
     def present_today(self) -> np.ndarray:
         """(J, A) bool: the agency staffs the site today (`agencies_now`)."""
         agencies = self.problem.agencies

@@ -101,8 +101,7 @@ class Start:
 
     @classmethod
     def of(cls, inst: Instance, sol: Solution) -> Start:
-        triples = zip(inst.k_area.tolist(), inst.k_site.tolist(), inst.k_agency.tolist())
-        return cls(sol.y, sol.z, sol.n, dict(zip(triples, sol.x.tolist())))
+        return cls(sol.y, sol.z, sol.n, dict(zip(inst.triples, sol.x.tolist())))
 
 
 def apply_start(m: pyo.ConcreteModel, start: Start) -> bool:
@@ -188,8 +187,7 @@ def extract(m: pyo.ConcreteModel, inst: Instance, outcome: _Outcome, message: st
     if inst.problem.settings.staff_integer:
         n = np.round(n)
     n = np.where(z, np.maximum(n, 0.0), 0.0)
-    triples = zip(inst.k_area.tolist(), inst.k_site.tolist(), inst.k_agency.tolist())
-    x = np.clip(_values(m.x, triples), 0.0, 1.0)
+    x = np.clip(_values(m.x, inst.triples), 0.0, 1.0)
     return Solution(
         outcome.status, message, outcome.objective, outcome.bound, outcome.gap, y, z, n, x, outcome.seconds
     )
@@ -253,6 +251,14 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool) -> Solut
     return extract(m, inst, outcome, message)
 
 
+def minimise_instead(m: pyo.ConcreteModel, expr) -> None:
+    """Make `expr` the model's only active objective (the later stages each ask one question)."""
+    for obj in m.component_objects(pyo.Objective, active=True):
+        obj.deactivate()
+    m.del_component("secondary")
+    m.secondary = pyo.Objective(expr=expr, sense=pyo.minimize)
+
+
 def nearest_offices(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float) -> None:
     """Among plans with these sites and agencies at no higher cost, the one with least visit-km.
 
@@ -265,12 +271,9 @@ def nearest_offices(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float) -
     free = [v for var in (m.y, m.z) for v in var.values() if not v.fixed]
     for v in free:
         v.fix(round(v.value or 0))
-    for obj in m.component_objects(pyo.Objective, active=True):
-        obj.deactivate()
     m.cost_cap = pyo.Constraint(expr=m.total_cost <= cost + 1e-9 * abs(cost) + 1e-6)
-    m.nearest = pyo.Objective(expr=m.visit_km, sense=pyo.minimize)
+    minimise_instead(m, m.visit_km)
     run_highs(m, time_limit_s, mip_gap)
-    m.del_component(m.nearest)
     m.del_component(m.cost_cap)
     for v in free:
         v.unfix()
@@ -324,10 +327,7 @@ def _minimum(m: pyo.ConcreteModel, expr, time_limit_s: float, mip_gap: float) ->
     The bound, not the incumbent, is what a budget must reach: any budget below it is
     certainly too small, whatever the gap.
     """
-    for obj in m.component_objects(pyo.Objective, active=True):
-        obj.deactivate()
-    m.del_component("diagnostic")
-    m.diagnostic = pyo.Objective(expr=expr, sense=pyo.minimize)
+    minimise_instead(m, expr)
     outcome = run_highs(m, time_limit_s, mip_gap)
     return outcome.bound if outcome.status in ("optimal", "feasible") else None
 
