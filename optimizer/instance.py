@@ -9,7 +9,6 @@ table, and only a limit beyond the cutoff (or new areas or sites) computes dista
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -112,6 +111,9 @@ _LIMIT_TOLERANCE_KM = 1e-9
 class Instance:
     """Everything the model needs, as arrays indexed like the problem's tuples.
 
+    Nothing is computed lazily: an instance is pickled to a worker process while the main
+    process solves it, so it must not change after construction.
+
     The admissible triples K = {(i, j, a) : v_ia > 0, d_ij <= D_a} are stored as parallel
     arrays `k_area`, `k_site`, `k_agency`, `k_km`; only they get assignment variables.
     """
@@ -123,17 +125,10 @@ class Instance:
     k_site: np.ndarray
     k_agency: np.ndarray
     k_km: np.ndarray
-
-    @cached_property
-    def triples(self) -> list[tuple[int, int, int]]:
-        """K as (i, j, a) tuples, in the order of the arrays: the model's index and the start's keys."""
-        return list(zip(self.k_area.tolist(), self.k_site.tolist(), self.k_agency.tolist()))
-
-    @cached_property
-    def present_today(self) -> np.ndarray:
-        """(J, A) bool: the agency staffs the site today (`agencies_now`)."""
-        agencies = self.problem.agencies
-        return np.array([[a.agency_id in s.agencies_now for a in agencies] for s in self.problem.sites], dtype=bool)
+    # K as (i, j, a) tuples in the order of the arrays: the model's index and a start's keys.
+    triples: list[tuple[int, int, int]]
+    # (J, A): the agency staffs the site today (`agencies_now`).
+    present_today: np.ndarray
 
     @property
     def n_areas(self) -> int:
@@ -180,4 +175,7 @@ def build_instance(problem: Problem, table: DistanceTable | None = None) -> Inst
         table = distance_table(problem, distance_cutoff_km(problem))
     visits = visits_matrix(problem)
     k_area, k_site, k_agency, k_km = admissible_triples(problem, table, visits)
-    return Instance(problem, table, visits, k_area, k_site, k_agency, k_km)
+    triples = list(zip(k_area.tolist(), k_site.tolist(), k_agency.tolist()))
+    agencies = problem.agencies
+    present_today = np.array([[a.agency_id in s.agencies_now for a in agencies] for s in problem.sites], dtype=bool)
+    return Instance(problem, table, visits, k_area, k_site, k_agency, k_km, triples, present_today)
