@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PORT ?= 8501
 
-.PHONY: run test bench samples
+.PHONY: run solve test bench samples
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +12,12 @@ $(VENV)/installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The app, with the Swedish sample loaded, on http://localhost:$(PORT)
 run: $(VENV)/installed
+	$(BIN)/python -m streamlit run app.py --server.headless=true --server.port=$(PORT) --browser.gatherUsageStats=false
+
+# The command line on the Swedish sample
+solve: $(VENV)/installed
 	mkdir -p plans
 	$(BIN)/officeplan solve inputs/sweden.xlsx -o plans/sweden_plan.xlsx --verbose
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 
 @contextmanager
@@ -34,3 +35,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def save_workbook(workbook: Any, target: str | Path | BinaryIO) -> None:
+    """Save an openpyxl workbook to a file, atomically, or into an open binary stream (a download)."""
+    if hasattr(target, "write"):
+        workbook.save(target)
+        return
+    with atomic_path(target) as temporary:
+        workbook.save(temporary)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +19,7 @@ from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, make_plan
 from .plan_workbook import write_plan
 from .problem import Problem
-from .solve import Start, price_today, solve
+from .solve import Solution, Start, price_today, solve
 from .workbook import read_problem
 
 
@@ -49,25 +49,32 @@ def prepare(problem: Problem, table: DistanceTable | None = None) -> Instance:
     return build_instance(problem, table)
 
 
-def plan(inst: Instance, watch: Stopwatch | None = None, with_today: bool = True, start: Start | None = None) -> Plan:
+def plan(
+    inst: Instance,
+    watch: Stopwatch | None = None,
+    with_today: bool = True,
+    start: Start | None = None,
+    today: Solution | Future[Solution] | None = None,
+) -> Plan:
     """Solve the instance and make the plan, pricing today's network for comparison.
 
     Today's network is priced in a second process while the plan is solved, since the two
     are independent and the machine has a second core; "today" times only the wait after.
-    `start` (`Start.of(previous_instance, previous_plan.solution)`) re-solves from an earlier plan.
+    A caller that re-solves (the app) passes `today` priced earlier, or still being priced,
+    for an instance with the same `today_key`.  `start`
+    (`Start.of(previous_instance, previous_plan.solution)`) re-solves from an earlier plan.
     """
     watch = watch or Stopwatch()
-    with ProcessPoolExecutor(max_workers=1) if with_today else nullcontext() as pool:
-        pricing = pool.submit(price_today, inst) if pool else None
+    with ProcessPoolExecutor(max_workers=1) if with_today and today is None else nullcontext() as pool:
+        pricing = pool.submit(price_today, inst) if pool else today
         solution = solve(inst, start)
         watch.add("build", solution.build_seconds)
         watch.add("solve", solution.seconds)
-        today = None
-        if pricing is not None:
+        if isinstance(pricing, Future):
             with watch.stage("today"):
-                today = pricing.result()
+                pricing = pricing.result()
     with watch.stage("plan"):
-        result = make_plan(inst, solution, today)
+        result = make_plan(inst, solution, pricing)
     return replace(result, timings=dict(watch.seconds))
 
 

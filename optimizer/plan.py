@@ -260,6 +260,12 @@ def figures(inst: Instance, sol: Solution, service: pd.DataFrame, actions: list[
     return out
 
 
+def no_plan(sol: Solution, today: dict[str, float] | None = None, today_message: str = "") -> Plan:
+    """The plan of a solve that found none: its status and message, and today's figures if known."""
+    empty = pd.DataFrame()
+    return Plan(sol.status, sol.message, sol, {}, today, today_message, empty, empty, empty, empty)
+
+
 def make_plan(inst: Instance, sol: Solution, today: Solution | None = None) -> Plan:
     """Tables and figures for the solution, and today's figures when today's network is priced."""
     today_figures, today_message = None, "Today's network was not priced."
@@ -269,8 +275,7 @@ def make_plan(inst: Instance, sol: Solution, today: Solution | None = None) -> P
             today_service = service_by_area(inst, today)
             today_figures = figures(inst, today, today_service, site_actions(inst, today)[0])
     if not sol.has_plan:
-        empty = pd.DataFrame()
-        return Plan(sol.status, sol.message, sol, {}, today_figures, today_message, empty, empty, empty, empty)
+        return no_plan(sol, today_figures, today_message)
     actions, merged_into = site_actions(inst, sol)
     service = service_by_area(inst, sol)
     sites = sites_table(inst, sol, actions, merged_into)
@@ -286,3 +291,23 @@ def make_plan(inst: Instance, sol: Solution, today: Solution | None = None) -> P
         service,
         changes_table(sites),
     )
+
+
+def agencies_table(problem, plan: Plan) -> pd.DataFrame:
+    """Per agency: offices it is present in before and after, staff, and distances travelled."""
+    rows = []
+    for agency in problem.agencies:
+        a = agency.agency_id
+        present = plan.sites.agencies_after.str.split(", ").map(lambda ids, a=a: a in ids)
+        before = sum(a in site.agencies_now for site in problem.sites)
+        rows.append({
+            "agency_id": a,
+            "agency": agency.name,
+            "offices today": before,
+            "offices in plan": int(present.sum()),
+            "staff": float(plan.sites[f"staff {a}"].sum()),
+            "staff cost (kr/year)": float(plan.sites[f"staff {a}"].sum() * agency.staff_cost),
+            "mean distance (km)": plan.figures.get(f"mean distance km: {a}"),
+            "max distance (km)": plan.figures.get(f"max distance km: {a}"),
+        })
+    return pd.DataFrame(rows)

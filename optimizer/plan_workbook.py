@@ -16,7 +16,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from .atomic import atomic_path
+from .atomic import save_workbook
 from .plan import Plan
 from .problem import Problem
 
@@ -79,8 +79,8 @@ def summary_rows(plan: Plan, problem: Problem) -> list[tuple]:
     return rows
 
 
-def write_plan(plan: Plan, problem: Problem, path: str | Path) -> None:
-    """Write the plan workbook atomically: an error or Ctrl-C leaves no half-written file."""
+def write_plan(plan: Plan, problem: Problem, path: str | Path | BinaryIO) -> None:
+    """Write the plan workbook atomically (an error or Ctrl-C leaves no half-written file), or into a stream."""
     wb = Workbook(write_only=True)
     _write_sheet(wb, "summary", ["item", "plan", "today", "change"], summary_rows(plan, problem), [44, 30, 18, 18])
     for title, frame in (
@@ -90,5 +90,4 @@ def write_plan(plan: Plan, problem: Problem, path: str | Path) -> None:
         ("changes", plan.changes),
     ):
         _write_frame(wb, title, frame)
-    with atomic_path(path) as temporary:
-        wb.save(temporary)
+    save_workbook(wb, path)

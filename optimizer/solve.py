@@ -12,8 +12,9 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Protocol
 
 import highspy
 import numpy as np
@@ -24,6 +25,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from models import build_model
 
 from .instance import Instance
+from .problem import Problem
 
 Status = Literal["optimal", "feasible", "infeasible", "error"]
 
@@ -70,12 +72,14 @@ def _relative_gap(objective: float | None, bound: float | None) -> float | None:
 
 
 @contextmanager
-def _quiet_bounds() -> Iterator[None]:
-    """Silence Pyomo's warning for values a rounding error outside their bounds (e.g. -1e-13).
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence warnings of a logger for a block where they are expected and handled.
 
-    HiGHS meets bounds within its feasibility tolerance; `extract` clips and rounds.
+    Pyomo warns of values a rounding error outside their bounds (e.g. -1e-13), which HiGHS
+    meets within its tolerance and `extract` clips; and of HiGHS's "interrupted" status,
+    which is a stop the watcher asked for.
     """
-    logger = logging.getLogger("pyomo.core")
+    logger = logging.getLogger(logger_name)
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
@@ -118,14 +122,62 @@ def apply_start(m: pyo.ConcreteModel, start: Start) -> bool:
     return True
 
 
-class _StartingHighs(Highs):
-    """Pyomo's in-memory HiGHS interface, handing HiGHS the variables' values as a MIP start.
+class Watcher(Protocol):
+    """Someone watching a solve: hears HiGHS's progress and may ask it to stop.
+
+    The app's background solve passes its progress to the page and its stop button back to
+    HiGHS through this; the engine itself knows nothing of pages or processes.
+    """
+
+    def progress(self, incumbent: float | None, bound: float | None) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
+# The watcher of the solves running in this context (thread); None when nobody watches.
+_watcher: ContextVar[Watcher | None] = ContextVar("watcher", default=None)
+
+
+@contextmanager
+def watched_by(watcher: Watcher) -> Iterator[None]:
+    """Every HiGHS run inside the block reports to `watcher` and stops when it asks."""
+    token = _watcher.set(watcher)
+    try:
+        yield
+    finally:
+        _watcher.reset(token)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) and abs(value) < highspy.kHighsInf else None
+
+
+class _Highs(Highs):
+    """Pyomo's in-memory HiGHS interface with what it lacks: a MIP start and a watcher.
 
     Pyomo's new interface has no warm-start option yet, so this reaches into its variable
     map; should that change, the start is skipped and the solve runs cold.
     """
 
+    # Pyomo re-runs __init__ when it loads a model, so the two additions are set afterwards.
+    _mip_start = False
+    _watcher: Watcher | None = None
+
+    @classmethod
+    def with_(cls, mip_start: bool, watcher: Watcher | None) -> _Highs:
+        solver = cls()
+        solver._mip_start, solver._watcher = mip_start, watcher
+        return solver
+
     def _solve(self):
+        if self._mip_start:
+            self._hand_start()
+        if self._watcher is not None:
+            self._solver_model.cbMipInterrupt.subscribe(self._on_interrupt_check)
+            self._solver_model.cbSimplexInterrupt.subscribe(self._on_interrupt_check)
+        return super()._solve()
+
+    def _hand_start(self) -> None:
         try:
             values = np.zeros(len(self._pyomo_var_to_solver_var_map))
             for var_id, column in self._pyomo_var_to_solver_var_map.items():
@@ -136,26 +188,34 @@ class _StartingHighs(Highs):
             self._solver_model.setSolution(start)
         except AttributeError:
             pass
-        return super()._solve()
+
+    def _on_interrupt_check(self, event) -> None:
+        """HiGHS asks often whether to stop; each time, tell the watcher where the search is."""
+        out = event.data_out
+        if event.callback_type == highspy.cb.HighsCallbackType.kCallbackMipInterrupt:
+            self._watcher.progress(_finite(out.mip_primal_bound), _finite(out.mip_dual_bound))
+        if self._watcher.should_stop():
+            event.interrupt()
 
 
 def run_highs(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float, mip_start: bool = False) -> _Outcome:
     """One HiGHS run on the model's active objective; loads the incumbent when there is one."""
     started = time.perf_counter()
     try:
-        results = (_StartingHighs if mip_start else Highs)().solve(
-            m,
-            load_solutions=False,
-            raise_exception_on_nonoptimal_result=False,
-            time_limit=time_limit_s,
-            rel_gap=mip_gap,
-        )
+        with _quiet("pyomo.contrib.solver"):
+            results = _Highs.with_(mip_start, _watcher.get()).solve(
+                m,
+                load_solutions=False,
+                raise_exception_on_nonoptimal_result=False,
+                time_limit=time_limit_s,
+                rel_gap=mip_gap,
+            )
     except Exception:  # a solver fault must become a status, never a traceback
         return _Outcome("error", None, None, None, time.perf_counter() - started)
     seconds = time.perf_counter() - started
     has_plan = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
     if has_plan:
-        with _quiet_bounds():
+        with _quiet("pyomo.core"):
             results.solution_loader.load_vars()
     condition = results.termination_condition
     if condition == TerminationCondition.convergenceCriteriaSatisfied and has_plan:
@@ -237,12 +297,13 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool) -> Solut
         diagnosis = diagnose_infeasible(m, s.time_limit_s, s.mip_gap)
         return Solution("infeasible", " ".join(diagnosis), seconds=outcome.seconds, diagnosis=tuple(diagnosis))
     if outcome.status == "error":
-        return Solution(
-            "error",
-            f"No plan was found within the time limit of {s.time_limit_s:g} s (or HiGHS failed); "
-            "raise time_limit_s or relax the rules.",
-            seconds=outcome.seconds,
+        message = (
+            "You stopped the search before a plan was found."
+            if _stopped_on_request()
+            else f"No plan was found within the time limit of {s.time_limit_s:g} s (or HiGHS failed); "
+            "raise time_limit_s or relax the rules."
         )
+        return Solution("error", message, seconds=outcome.seconds)
     if s.objective == "coverage":
         outcome = _cheapest_at_best_coverage(m, outcome, s.time_limit_s, s.mip_gap)
     if s.travel_cost_per_km == 0:  # priced travel already sends people to the nearest office
@@ -285,9 +346,15 @@ def _optimal_message(gap: float | None) -> str:
     return f"Optimal within the set mip_gap: no plan costs less than this one by more than {gap:.2%}."
 
 
+def _stopped_on_request() -> bool:
+    watcher = _watcher.get()
+    return watcher is not None and watcher.should_stop()
+
+
 def _stopped_message(gap: float | None) -> str:
     known = "unknown" if gap is None else f"{gap:.2%}"
-    return f"The time limit stopped the search; this is the best plan found (gap {known})."
+    why = "You stopped the search" if _stopped_on_request() else "The time limit stopped the search"
+    return f"{why}; this is the best plan found (gap {known})."
 
 
 def _cheapest_at_best_coverage(m, coverage: _Outcome, time_limit_s: float, mip_gap: float) -> _Outcome:
@@ -362,6 +429,17 @@ def diagnose_infeasible(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: floa
             "No single rule explains it: the distance limits, desks, forced sites and office counts conflict together."
         )
     return lines
+
+
+def today_key(problem: Problem) -> Problem:
+    """The problem without what `price_today` ignores: equal keys, equal prices of today."""
+    return replace(
+        problem.with_settings(budget_annual=None, budget_one_off=None, min_offices=None, max_offices=None,
+                              objective="cost"),
+        agencies=tuple(replace(a, budget=None) for a in problem.agencies),
+        sites=tuple(replace(s, force=None) for s in problem.sites),
+        source=None,
+    )
 
 
 def price_today(inst: Instance) -> Solution:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import openpyxl
@@ -30,7 +30,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from optimizer.atomic import atomic_path
+from optimizer.atomic import save_workbook
 from optimizer.errors import InputError, InputProblem
 from optimizer.problem import Agency, Area, Problem, Settings, Site, Source
 
@@ -238,7 +238,10 @@ class _Invalid(ValueError):
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    """Nothing in the cell; an edited table in the app shows a cleared cell as NaN or NA."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str) and not value.strip()
 
 
 def _show(value: object) -> str:
@@ -472,45 +475,82 @@ def _file_problem(message: str) -> InputError:
     return InputError([InputProblem(FILE, None, None, message)])
 
 
-def _open(path: Path) -> tuple[bytes, openpyxl.Workbook]:
-    """The file's bytes (for the checksum) and the workbook read from those very bytes."""
-    if not path.is_file():
-        raise _file_problem(f"'{path}' does not exist or is not a file")
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise _file_problem(f"'{path.name}' is not an .xlsx workbook: in Excel use "
+def _open(data: bytes, name: str) -> openpyxl.Workbook:
+    if Path(name).suffix.lower() not in (".xlsx", ".xlsm"):
+        raise _file_problem(f"'{name}' is not an .xlsx workbook: in Excel use "
                             "Save As > Excel Workbook (*.xlsx)")
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise _file_problem(f"'{path}' cannot be read: {error.strerror}") from None
-    try:
-        return data, openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     # A damaged or disguised file fails deep inside zipfile, XML or openpyxl with a
     # variety of exception types; to the user they all mean the same thing.
     except Exception as error:  # noqa: BLE001
-        raise _file_problem(f"'{path.name}' is not a readable .xlsx workbook ({error}): open it "
+        raise _file_problem(f"'{name}' is not a readable .xlsx workbook ({error}): open it "
                             "in Excel and save it as Excel Workbook (*.xlsx)") from None
 
 
-def _read_tables(workbook: openpyxl.Workbook) -> tuple[dict[str, Table], list[InputProblem]]:
+def _file_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise _file_problem(f"'{path}' does not exist or is not a file")
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise _file_problem(f"'{path}' cannot be read: {error.strerror}") from None
+
+
+def _sheet_frame(lines: Sequence[Sequence[object]]) -> pd.DataFrame:
+    """A sheet as typed: the header row as column names, every later row kept, blank ones too.
+
+    Keeping blank rows keeps the numbering: the frame's row k is Excel's row k + 2, so a
+    problem found later in the frame points at the same row in the file.
+    """
+    while lines and all(_blank(cell) for cell in lines[-1]):
+        lines = lines[:-1]
+    if not lines:
+        return pd.DataFrame(dtype=object)
+    width = max(len(line) for line in lines)
+    padded = [list(line) + [None] * (width - len(line)) for line in lines]
+    header = ["" if _blank(cell) else str(cell).strip() for cell in padded[0]]
+    return pd.DataFrame(padded[1:], columns=header, dtype=object)
+
+
+def read_sheets(data: bytes, name: str) -> dict[str, pd.DataFrame]:
+    """Every sheet of the workbook exactly as typed, before any validation.
+
+    The app shows these to the user to fix in place, so nothing is parsed or dropped here:
+    unknown sheets and columns, bad values and blank rows all stay.  Only a file that is
+    not a readable workbook at all raises `InputError`.
+    """
+    workbook = _open(data, name)
+    try:
+        sheets = {}
+        for title in workbook.sheetnames:
+            try:
+                sheets[title] = _sheet_frame(_lines(workbook[title]))
+            except Exception as error:  # noqa: BLE001 -- read-only mode meets damage only here
+                raise InputError([InputProblem(title, None, None, f"the sheet cannot be read "
+                                               f"({error}): re-save the workbook in Excel")]) from None
+        return sheets
+    finally:
+        workbook.close()
+
+
+def _frame_lines(frame: pd.DataFrame) -> list[tuple[object, ...]]:
+    return [tuple(frame.columns), *frame.itertuples(index=False, name=None)]
+
+
+def _read_tables(sheets: Mapping[str, pd.DataFrame]) -> tuple[dict[str, Table], list[InputProblem]]:
     tables = {}
     problems = []
     for sheet in SHEETS:
-        if sheet.name not in workbook.sheetnames:
+        if sheet.name not in sheets:
             if sheet.required:
                 problems.append(InputProblem(
                     sheet.name, None, None,
                     f"the required sheet is missing: add a sheet named exactly '{sheet.name}'"
-                    + _hint(sheet.name, workbook.sheetnames, "sheets"),
+                    + _hint(sheet.name, list(sheets), "sheets"),
                 ))
             continue
-        try:
-            lines = _lines(workbook[sheet.name])
-        except Exception as error:  # noqa: BLE001 -- read-only mode meets damage only here
-            problems.append(InputProblem(sheet.name, None, None, f"the sheet cannot be read "
-                                         f"({error}): re-save the workbook in Excel"))
-            continue
-        tables[sheet.name], sheet_problems = _read_table(sheet, lines)
+        tables[sheet.name], sheet_problems = _read_table(sheet, _frame_lines(sheets[sheet.name]))
         problems += sheet_problems
     return tables, problems
 
@@ -689,14 +729,13 @@ def _mapping(sheet: Sheet, table: Table | None) -> dict[tuple[str, ...], float]:
     return {tuple(row.values[name] for name in sheet.key): row.values[value] for row in table.rows}
 
 
-def read_problem(path: str | Path) -> Problem:
-    """The workbook at `path` as a `Problem`, or `InputError` listing every problem in it."""
-    path = Path(path)
-    data, workbook = _open(path)
-    try:
-        tables, problems = _read_tables(workbook)
-    finally:
-        workbook.close()
+def problem_from_sheets(sheets: Mapping[str, pd.DataFrame], source: Source | None = None) -> Problem:
+    """The sheets (as `read_sheets` gives them, or as edited in the app) as a validated `Problem`.
+
+    Raises `InputError` listing every problem, each at its sheet, row (frame row k is row
+    k + 2, as in Excel) and column.
+    """
+    tables, problems = _read_tables(sheets)
     settings, check_problems = _check(tables)
     problems += check_problems
     if problems:
@@ -706,8 +745,19 @@ def read_problem(path: str | Path) -> Problem:
         **{sheet.name: tuple(_record(sheet, row) for row in tables[sheet.name].rows)
            for sheet in RECORD_SHEETS},
         **{sheet.name: _mapping(sheet, tables.get(sheet.name)) for sheet in MAPPING_SHEETS},
-        source=Source(path.name, hashlib.sha256(data).hexdigest()),
+        source=source,
     )
+
+
+def source_of(data: bytes, name: str) -> Source:
+    return Source(name, hashlib.sha256(data).hexdigest())
+
+
+def read_problem(path: str | Path) -> Problem:
+    """The workbook at `path` as a `Problem`, or `InputError` listing every problem in it."""
+    path = Path(path)
+    data = _file_bytes(path)
+    return problem_from_sheets(read_sheets(data, path.name), source_of(data, path.name))
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -808,7 +858,7 @@ def _write_sheet(workbook: openpyxl.Workbook, name: str, frame: pd.DataFrame) ->
         worksheet.append([_excel_value(value) for value in row])
 
 
-def write_input_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+def write_input_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path | BinaryIO) -> Any:
     """One sheet per table, in the given order; `path` is replaced whole or not at all.
 
     Write-only mode streams rows to disk, so a 100,000-row table costs no memory.
@@ -816,13 +866,11 @@ def write_input_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -
     workbook = openpyxl.Workbook(write_only=True)
     for name, frame in tables.items():
         _write_sheet(workbook, name, frame)
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        workbook.save(temporary)
+    save_workbook(workbook, path)
     return path
 
 
-def write_template(path: str | Path) -> Path:
+def write_template(path: str | Path) -> Any:
     """The blank workbook an analyst starts from: headers, default settings and a README."""
     empty = Problem(settings=Settings(), agencies=(), areas=(), sites=())
     return write_input_workbook({"README": readme_table(), **problem_tables(empty)}, path)
