@@ -29,6 +29,7 @@ from .instance import DistanceTable, Instance
 from .pipeline import Stopwatch, plan, prepare
 from .plan import Plan, no_plan
 from .problem import Problem
+from .resolve import BudgetResolver
 from .solve import Solution, Start, price_today, today_key, watched_by
 
 _CONTEXT = multiprocessing.get_context("forkserver")
@@ -36,6 +37,8 @@ _CONTEXT.set_forkserver_preload(["optimizer.background"])
 
 # Progress reaches the page at most this often; HiGHS asks to be interrupted far more often.
 _PROGRESS_EVERY_S = 0.25
+# A second copy of a model this large costs more memory than a fast budget move is worth.
+_RESOLVER_MAX_TRIPLES = 2_000_000
 # A stopped worker that has not answered in this time is killed (HiGHS may be in a long LP).
 _STOP_GRACE_S = 10.0
 
@@ -82,6 +85,7 @@ class _Worker:
     def __init__(self) -> None:
         self.table: DistanceTable | None = None
         self.previous: tuple[Instance, Solution] | None = None
+        self.resolver: BudgetResolver | None = None
         self.today: tuple[Problem, Future[Solution]] | None = None
         self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
 
@@ -96,12 +100,28 @@ class _Worker:
         with watch.stage("distances"):
             inst = prepare(problem, self.table)
         self.table = inst.table
-        start = None
+        start = resolver = None
         if from_previous and self.previous is not None and self.previous[1].has_plan:
-            start = Start.of(*self.previous)
-        result = plan(inst, watch, start=start, today=self.today_for(inst))
+            start, resolver = Start.of(*self.previous), self.resolver
+        result = plan(inst, watch, start=start, today=self.today_for(inst), resolver=resolver)
         self.previous = (inst, result.solution)
         return result
+
+    def prepare_next(self) -> None:
+        """In the idle time after a plan: get ready to answer a budget move in a second.
+
+        The planner reads the plan for longer than this takes (Swedish sample: about 2 s),
+        so the next budget move finds the model already in HiGHS with a warm LP basis.
+        """
+        if self.previous is None or not self.previous[1].has_plan:
+            return
+        inst, solution = self.previous
+        if len(inst.triples) > _RESOLVER_MAX_TRIPLES:
+            self.resolver = None
+            return
+        if self.resolver is None or not self.resolver.serves(inst.problem):
+            self.resolver = BudgetResolver(inst)
+        self.resolver.remember(solution)
 
 
 def _serve(conn: Connection, stop: threading.Event) -> None:
@@ -113,7 +133,6 @@ def _serve(conn: Connection, stop: threading.Event) -> None:
                 problem, from_previous = conn.recv()
             except EOFError:  # the page is gone
                 return
-            stop.clear()
             watcher = _PipeWatcher(conn, stop, time.monotonic())
             try:
                 with watched_by(watcher):
@@ -124,6 +143,10 @@ def _serve(conn: Connection, stop: threading.Event) -> None:
                 conn.send(answer)
             except (BrokenPipeError, OSError):  # the page went away during the solve
                 return
+            try:
+                worker.prepare_next()
+            except Exception:  # noqa: BLE001 -- only an optimisation: the next solve runs in full
+                worker.resolver = None
     finally:
         # Its process would otherwise wait for work forever, orphaned (it is told to end by a
         # thread of this process, hence the wait).
@@ -181,7 +204,9 @@ class BackgroundSolver:
         """Start solving; `from_previous` hands the session's previous plan to HiGHS as a start."""
         if self.running:
             raise RuntimeError("a solve is already running: stop it or wait for it")
-        self._ensure_worker().send((problem, from_previous))
+        conn = self._ensure_worker()
+        self._stop.clear()  # here, not in the worker: a stop pressed at once must not be lost
+        conn.send((problem, from_previous))
         self._started = time.monotonic()
         self._stop_asked_at = None
         self.progress = Progress(0.0)
@@ -225,6 +250,7 @@ class BackgroundSolver:
         if self._finalizer is not None:
             self._finalizer()
         self._process = self._conn = self._finalizer = None
+        self.progress = None
 
 
 def _fault_text(trace: str) -> str:

@@ -81,10 +81,13 @@ def apply_edits(frame: pd.DataFrame, edits: Mapping[str, Any]) -> pd.DataFrame:
             if not _fits(out[column], value):
                 out[column] = out[column].map(_as_text).astype("string")
             out.iloc[int(position), out.columns.get_loc(column)] = _cell(out[column], value)
-    added = [
-        {column: _cell(out[column], value) for column, value in row.items() if column in out.columns}
-        for row in edits.get("added_rows") or []
-    ]
+    added = [{column: value for column, value in row.items() if column in out.columns}
+             for row in edits.get("added_rows") or []]
+    for row in added:
+        for column, value in row.items():
+            if not _fits(out[column], value):
+                out[column] = out[column].map(_as_text).astype("string")
+    added = [{column: _cell(out[column], value) for column, value in row.items()} for row in added]
     if added:
         out = pd.concat([out, pd.DataFrame(added, columns=out.columns).astype(out.dtypes.to_dict())],
                         ignore_index=True)

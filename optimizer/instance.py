@@ -45,8 +45,14 @@ class DistanceTable:
 
 
 def geography(problem: Problem) -> tuple:
-    """What distances depend on; settings other than circuity (budgets, limits) do not count."""
-    return (problem.areas, problem.sites, problem.distances, problem.settings.circuity_factor)
+    """What distances depend on: positions, listed distances and circuity; nothing else counts
+    (budgets, limits, costs, a site locked open or closed)."""
+    return (
+        tuple((a.area_id, a.lat, a.lon) for a in problem.areas),
+        tuple((s.site_id, s.lat, s.lon) for s in problem.sites),
+        problem.distances,
+        problem.settings.circuity_factor,
+    )
 
 
 def distance_cutoff_km(problem: Problem) -> float | None:

@@ -19,6 +19,7 @@ from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, make_plan
 from .plan_workbook import write_plan
 from .problem import Problem
+from .resolve import BudgetResolver
 from .solve import Solution, Start, price_today, solve
 from .workbook import read_problem
 
@@ -55,6 +56,7 @@ def plan(
     with_today: bool = True,
     start: Start | None = None,
     today: Solution | Future[Solution] | None = None,
+    resolver: BudgetResolver | None = None,
 ) -> Plan:
     """Solve the instance and make the plan, pricing today's network for comparison.
 
@@ -62,13 +64,16 @@ def plan(
     are independent and the machine has a second core; "today" times only the wait after.
     A caller that re-solves (the app) passes `today` priced earlier, or still being priced,
     for an instance with the same `today_key`.  `start`
-    (`Start.of(previous_instance, previous_plan.solution)`) re-solves from an earlier plan.
+    (`Start.of(previous_instance, previous_plan.solution)`) re-solves from an earlier plan;
+    a `resolver` kept from an earlier solve answers a budget move when it serves the problem.
     """
     watch = watch or Stopwatch()
     with ProcessPoolExecutor(max_workers=1) if with_today and today is None else nullcontext() as pool:
         pricing = pool.submit(price_today, inst) if pool else today
-        solution = solve(inst, start)
-        watch.add("build", solution.build_seconds)
+        solution = resolver.resolve(inst.problem) if resolver is not None and resolver.serves(inst.problem) else None
+        if solution is None:
+            solution = solve(inst, start)
+            watch.add("build", solution.build_seconds)
         watch.add("solve", solution.seconds)
         if isinstance(pricing, Future):
             with watch.stage("today"):

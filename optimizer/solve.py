@@ -308,7 +308,7 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool) -> Solut
         outcome = _cheapest_at_best_coverage(m, outcome, s.time_limit_s, s.mip_gap)
     if s.travel_cost_per_km == 0:  # priced travel already sends people to the nearest office
         nearest_offices(m, s.time_limit_s, s.mip_gap)
-    message = _optimal_message(outcome.gap) if outcome.status == "optimal" else _stopped_message(outcome.gap)
+    message = optimal_message(outcome.gap) if outcome.status == "optimal" else stopped_message(outcome.gap)
     return extract(m, inst, outcome, message)
 
 
@@ -340,10 +340,15 @@ def nearest_offices(m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float) -
         v.unfix()
 
 
-def _optimal_message(gap: float | None) -> str:
+def optimal_message(gap: float | None) -> str:
     if not gap or gap < 1e-9:
         return "Optimal plan."
     return f"Optimal within the set mip_gap: no plan costs less than this one by more than {gap:.2%}."
+
+
+def current_watcher() -> Watcher | None:
+    """The watcher of the solve running in this context, for solve paths outside `run_highs`."""
+    return _watcher.get()
 
 
 def _stopped_on_request() -> bool:
@@ -351,7 +356,7 @@ def _stopped_on_request() -> bool:
     return watcher is not None and watcher.should_stop()
 
 
-def _stopped_message(gap: float | None) -> str:
+def stopped_message(gap: float | None) -> str:
     known = "unknown" if gap is None else f"{gap:.2%}"
     why = "You stopped the search" if _stopped_on_request() else "The time limit stopped the search"
     return f"{why}; this is the best plan found (gap {known})."

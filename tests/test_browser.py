@@ -113,6 +113,13 @@ def test_the_swedish_sample_solves_and_shows_its_figures_and_map(page, tmp_path)
     download.value.save_as(saved)
     workbook = openpyxl.load_workbook(saved, read_only=True)
     assert workbook.sheetnames == ["summary", "sites", "assignments", "areas", "changes"]
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download a one-page summary (.html)").click()
+    summary = tmp_path / "summary.html"
+    download.value.save_as(summary)
+    text = summary.read_text(encoding="utf-8")
+    assert "Office network plan" in text and "<svg" in text
+    assert format_value(expected.figures["offices operating"], "count") in text
 
 
 def test_an_uploaded_workbook_with_a_bad_cell_is_shown_where_it_is(page, tmp_path):
