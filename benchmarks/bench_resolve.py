@@ -1,5 +1,6 @@
 """Re-solve times as the app sees them: a session's worker solves the sample, then the planner
-moves the annual budget +5 % and -5 % (each from the plan before it).
+moves the annual budget +5 % and -5 %, then the distance limit 5 km down (each from the plan
+before it).
 
     python benchmarks/bench_resolve.py [WORKBOOK]
 
@@ -52,6 +53,9 @@ def main(path: Path) -> None:
     try:
         moves = [("first solve", problem)]
         moves += [(f"annual budget x {f:.2f}", problem.with_settings(budget_annual=f * budget)) for f in (1.05, 0.95)]
+        limit = problem.settings.max_distance_km
+        moves += [(f"max distance {limit - 5:g} km", problem.with_settings(budget_annual=0.95 * budget,
+                                                                         max_distance_km=limit - 5))]
         for label, changed in moves:
             started = time.perf_counter()
             solver.submit(changed)

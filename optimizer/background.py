@@ -29,7 +29,7 @@ from .instance import DistanceTable, Instance
 from .pipeline import Stopwatch, plan, prepare
 from .plan import Plan, no_plan
 from .problem import Problem
-from .resolve import BudgetResolver
+from .resolve import Resolver
 from .solve import Solution, Start, price_today, today_key, watched_by
 
 _CONTEXT = multiprocessing.get_context("forkserver")
@@ -85,7 +85,7 @@ class _Worker:
     def __init__(self) -> None:
         self.table: DistanceTable | None = None
         self.previous: tuple[Instance, Solution] | None = None
-        self.resolver: BudgetResolver | None = None
+        self.resolver: Resolver | None = None
         self.today: tuple[Problem, Future[Solution]] | None = None
         self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
 
@@ -108,7 +108,7 @@ class _Worker:
         return result
 
     def prepare_next(self) -> None:
-        """In the idle time after a plan: get ready to answer a budget move in a second.
+        """In the idle time after a plan: get ready to answer a budget or limit move in a second.
 
         The planner reads the plan for longer than this takes (Swedish sample: about 2 s),
         so the next budget move finds the model already in HiGHS with a warm LP basis.
@@ -119,9 +119,9 @@ class _Worker:
         if len(inst.triples) > _RESOLVER_MAX_TRIPLES:
             self.resolver = None
             return
-        if self.resolver is None or not self.resolver.serves(inst.problem):
-            self.resolver = BudgetResolver(inst)
-        self.resolver.remember(solution)
+        if self.resolver is None or not self.resolver.serves(inst):
+            self.resolver = Resolver(inst)
+        self.resolver.remember(inst, solution)
 
 
 def _serve(conn: Connection, stop: threading.Event) -> None:

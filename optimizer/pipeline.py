@@ -19,7 +19,7 @@ from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, make_plan
 from .plan_workbook import write_plan
 from .problem import Problem
-from .resolve import BudgetResolver
+from .resolve import Resolver
 from .solve import Solution, Start, price_today, solve
 from .workbook import read_problem
 
@@ -56,7 +56,7 @@ def plan(
     with_today: bool = True,
     start: Start | None = None,
     today: Solution | Future[Solution] | None = None,
-    resolver: BudgetResolver | None = None,
+    resolver: Resolver | None = None,
 ) -> Plan:
     """Solve the instance and make the plan, pricing today's network for comparison.
 
@@ -65,12 +65,12 @@ def plan(
     A caller that re-solves (the app) passes `today` priced earlier, or still being priced,
     for an instance with the same `today_key`.  `start`
     (`Start.of(previous_instance, previous_plan.solution)`) re-solves from an earlier plan;
-    a `resolver` kept from an earlier solve answers a budget move when it serves the problem.
+    a `resolver` kept from an earlier solve answers a budget or limit move when it serves the instance.
     """
     watch = watch or Stopwatch()
     with ProcessPoolExecutor(max_workers=1) if with_today and today is None else nullcontext() as pool:
         pricing = pool.submit(price_today, inst) if pool else today
-        solution = resolver.resolve(inst.problem) if resolver is not None and resolver.serves(inst.problem) else None
+        solution = resolver.resolve(inst) if resolver is not None and resolver.serves(inst) else None
         if solution is None:
             solution = solve(inst, start)
             watch.add("build", solution.build_seconds)

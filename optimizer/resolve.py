@@ -1,12 +1,14 @@
-"""Re-solving after a budget change in about a second: one HiGHS model kept, an LP bound, a rounding.
+"""Re-solving after a budget or limit move in about a second: one HiGHS model kept, an LP bound, a rounding.
 
 On this model the LP relaxation is very tight (Swedish sample: 903.6 against an optimum of
 905.3 MSEK, 0.2 %), so the LP bound alone proves the usual 1 % gap.  What HiGHS lacks is
 a good plan early: after a 5 % budget cut it spends a minute in root cuts without finding
 one.  So a planner's budget move is answered by
 
-1. changing only the budget rows of a HiGHS model kept from the last solve, and re-solving
-   its LP relaxation from the last basis (dual simplex, no presolve): a proven lower bound L;
+1. changing only the budget rows of a HiGHS model kept from the last solve (and, for a
+   tighter distance limit, the bounds of the assignments beyond it, which drop to 0), and
+   re-solving its LP relaxation from the last basis (dual simplex, no presolve): a proven
+   lower bound L;
 2. the previous plan, if it still fits the budgets; else a rounding of the LP (sites whose
    y is above a threshold operate; a small MIP with y fixed picks agencies and staff);
 3. if that plan is within the gap of L it is optimal within the gap; else a RENS sub-MIP
@@ -14,7 +16,8 @@ one.  So a planner's budget move is answered by
 
 Every plan comes from a HiGHS run on the model's own rows, so it is feasible; every bound
 is an LP or MIP bound of the same model, so the gap reported is proven.  Anything else
-(another objective, unpriced travel, a budget that had no row) goes to `solve.solve`.
+(another objective, unpriced travel, a budget that had no row, a limit wider than the one
+the model was built for, other inputs) goes to `solve.solve`.
 """
 
 from __future__ import annotations
@@ -56,12 +59,17 @@ def _row(lp: highspy.HighsLp, row: int) -> np.ndarray:
     return dense
 
 
-def _without_budgets(problem: Problem) -> Problem:
-    return replace(problem.with_settings(budget_annual=None, budget_one_off=None), source=None)
+def _without_levers(problem: Problem) -> Problem:
+    """The problem without what a re-solve may move: budgets and distance limits."""
+    return replace(
+        problem.with_settings(budget_annual=None, budget_one_off=None, max_distance_km=None),
+        agencies=tuple(replace(a, max_distance_km=None) for a in problem.agencies),
+        source=None,
+    )
 
 
-class BudgetResolver:
-    """The model of one instance, handed to HiGHS once, re-solved for other budgets."""
+class Resolver:
+    """The model of one instance, handed to HiGHS once, re-solved for other budgets and tighter limits."""
 
     def __init__(self, inst: Instance):
         self.inst = inst
@@ -81,7 +89,10 @@ class BudgetResolver:
         self.rows = {s: rows[m.component(name)] for s, name in _BUDGET_ROWS.items() if m.component(name) is not None}
         lp = self.mip.getLp()
         self.cost, self.offset = np.array(lp.col_cost_), lp.offset_
-        self.lower, self.upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
+        self.full_upper = np.array(lp.col_upper_)
+        # The bounds of the problem being solved: a tighter limit closes assignments beyond it.
+        self.lower, self.upper = np.array(lp.col_lower_), self.full_upper.copy()
+        self.col_of_triple = dict(zip(inst.triples, self.col_x.tolist()))
         self.all_columns = np.arange(lp.num_col_, dtype=np.int32)
         self.budget_rows = {key: _row(lp, row) for key, row in self.rows.items()}
         # Pyomo moves an expression's constant into the row's bound (the closing cost of every
@@ -99,27 +110,38 @@ class BudgetResolver:
         self.lp_bound: float | None = None
         self.relaxation.run()  # a basis to start the next re-solve from
 
-    def serves(self, problem: Problem) -> bool:
-        """Whether `problem` is this instance's with other budgets, in a case the re-solve covers."""
-        s = problem.settings
+    def serves(self, inst: Instance) -> bool:
+        """Whether `inst` is this one with other budgets or tighter limits, in a case covered here."""
+        s = inst.problem.settings
         return (
-            _without_budgets(problem) == _without_budgets(self.inst.problem)
+            _without_levers(inst.problem) == _without_levers(self.inst.problem)
             and s.objective == "cost"
             and s.travel_cost_per_km > 0  # unpriced travel needs the nearest-office stage
             and all(getattr(s, key) is None or key in self.rows for key in _BUDGET_ROWS)
+            and all(triple in self.col_of_triple for triple in inst.triples)
         )
 
-    def remember(self, sol: Solution) -> None:
-        """The plan to try first next time (the last plan, from wherever it was solved)."""
+    def remember(self, inst: Instance, sol: Solution) -> None:
+        """The plan to try first next time (the last plan of `inst`, from wherever it was solved)."""
         values = np.zeros(len(self.all_columns))
         values[self.col_y], values[self.col_z] = sol.y, sol.z.ravel()
-        values[self.col_n], values[self.col_x] = sol.n.ravel(), sol.x
+        values[self.col_n] = sol.n.ravel()
+        values[[self.col_of_triple[t] for t in inst.triples]] = sol.x
         self.previous = values
 
     # --- pieces -------------------------------------------------------------------------
 
     def _objective(self, values: np.ndarray) -> float:
         return float(self.cost @ values + self.offset)
+
+    def _set_limits(self, inst: Instance) -> None:
+        """Assignments the new limits exclude get an upper bound of 0, in both models."""
+        self.upper = self.full_upper.copy()
+        allowed = np.zeros(len(self.all_columns), dtype=bool)
+        allowed[[self.col_of_triple[t] for t in inst.triples]] = True
+        closed = self.col_x[~allowed[self.col_x]]
+        self.upper[closed] = 0.0
+        self.relaxation.changeColsBounds(len(self.all_columns), self.all_columns, self.lower, self.upper)
 
     def _set_budgets(self, problem: Problem) -> None:
         for key, row in self.rows.items():
@@ -129,8 +151,8 @@ class BudgetResolver:
                 model.changeRowBounds(row, -_INF, self.limits[key])
 
     def _fits(self, values: np.ndarray) -> bool:
-        """Whether a plan of this instance meets the new budgets (it met every other row already)."""
-        return all(coefficients @ values <= self.limits[key] + 1e-9 * abs(self.limits[key] + self.constants[key]) + 1e-6
+        """Whether a plan of this instance meets the new budgets and limits (it met every other row)."""
+        return bool(np.all(values <= self.upper + 1e-9)) and all(coefficients @ values <= self.limits[key] + 1e-9 * abs(self.limits[key] + self.constants[key]) + 1e-6
                    for key, coefficients in self.budget_rows.items())
 
     def _run_mip(self, lower: np.ndarray, upper: np.ndarray, time_limit_s: float, gap: float,
@@ -159,8 +181,9 @@ class BudgetResolver:
                 watcher.progress(best[0], self.lp_bound)
 
         def check(event) -> None:
-            if (target is not None and best[0] <= target) or (watcher is not None and watcher.should_stop()):
-                event.interrupt()
+            # Set both ways: HiGHS keeps the flag of an earlier, interrupted run of this model.
+            event.interrupt((target is not None and best[0] <= target)
+                            or (watcher is not None and watcher.should_stop()))
 
         h.cbMipImprovingSolution.subscribe(improved)
         h.cbMipInterrupt.subscribe(check)
@@ -199,12 +222,13 @@ class BudgetResolver:
 
     # --- the re-solve -----------------------------------------------------------------------
 
-    def resolve(self, problem: Problem) -> Solution | None:
-        """The plan under `problem`'s budgets, or None when the full solve must answer
-        (the budgets leave no LP solution, which the full solve's diagnosis explains)."""
+    def resolve(self, inst: Instance) -> Solution | None:
+        """The plan for `inst` (see `serves`), or None when the full solve must answer
+        (the budgets or limits leave no LP solution, which the full solve explains)."""
         started = time.perf_counter()
-        s = problem.settings
-        self._set_budgets(problem)
+        s = inst.problem.settings
+        self._set_budgets(inst.problem)
+        self._set_limits(inst)
         self.relaxation.setOptionValue("presolve", "off" if self.relaxation.getBasis().valid else "choose")
         self.relaxation.run()
         if self.relaxation.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -225,9 +249,9 @@ class BudgetResolver:
         if best is None:
             return None
         self.previous = best
-        return self._solution(best, bound, seconds)
+        return self._solution(inst, best, bound, seconds)
 
-    def _solution(self, values: np.ndarray, bound: float, seconds: float) -> Solution:
+    def _solution(self, inst: Instance, values: np.ndarray, bound: float, seconds: float) -> Solution:
         objective = self._objective(values)
         gap = max(objective - bound, 0.0) / max(abs(objective), 1e-10)
         optimal = gap <= self.inst.problem.settings.mip_gap + 1e-12
@@ -236,10 +260,11 @@ class BudgetResolver:
         n = np.where(z, np.maximum(values[self.col_n].reshape(J, A), 0.0), 0.0)
         if self.inst.problem.settings.staff_integer:
             n = np.round(n)
+        x = values[[self.col_of_triple[t] for t in inst.triples]]
         return Solution(
             "optimal" if optimal else "feasible",
             optimal_message(gap) if optimal else stopped_message(gap),
             objective, bound, gap,
-            values[self.col_y] > 0.5, z, n, np.clip(values[self.col_x], 0.0, 1.0),
+            values[self.col_y] > 0.5, z, n, np.clip(x, 0.0, 1.0),
             seconds,
         )

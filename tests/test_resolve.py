@@ -1,4 +1,5 @@
-"""The budget re-solve gives the plans the full solve gives: same optimum, proven bounds, same refusals."""
+"""The re-solve after a budget or limit move gives the plans the full solve gives: same optimum,
+proven bounds, and it leaves to the full solve what it cannot prove."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import pytest
 from optimizer.instance import build_instance
 from optimizer.pipeline import plan, prepare
 from optimizer.plan import cost_parts
-from optimizer.resolve import BudgetResolver
+from optimizer.resolve import Resolver
 from optimizer.solve import solve
 from optimizer.workbook import read_problem
 
 from tiny import agency, area, problem, site
 
 DEMO = Path(__file__).resolve().parents[1] / "inputs" / "demo.xlsx"
+SWEDEN = DEMO.with_name("sweden.xlsx")
 
 
 def random_budgeted(rng: random.Random, budget: float):
@@ -50,13 +52,16 @@ def test_a_budget_move_finds_the_full_solves_optimum(seed):
     rng = random.Random(seed)
     p = random_budgeted(rng, budget=1e9)
     first = full(p)
-    resolver = BudgetResolver(build_instance(p))
-    resolver.remember(first)
+    inst = build_instance(p)
+    resolver = Resolver(inst)
+    resolver.remember(inst, first)
     spent = first.objective
-    for factor in (1.1, 0.9, 0.8, 0.7, 1.2):
-        moved = p.with_settings(budget_annual=factor * spent)
+    moves = [{"budget_annual": factor * spent} for factor in (1.1, 0.9, 0.8, 0.7, 1.2)]
+    moves += [{"budget_annual": 0.9 * spent, "max_distance_km": km} for km in (40.0, 30.0, 45.0)]
+    for move in moves:
+        moved = p.with_settings(**move)
         expected = full(moved)
-        got = resolver.resolve(moved)
+        got = resolver.resolve(build_instance(moved, inst.table))
         if expected.status == "infeasible":
             assert got is None
             continue
@@ -71,11 +76,11 @@ def test_a_budget_move_finds_the_full_solves_optimum(seed):
 def test_on_the_demo_a_budget_move_agrees_with_the_full_solve_within_the_gap():
     demo = read_problem(DEMO)
     inst = prepare(demo)
-    resolver = BudgetResolver(inst)
-    resolver.remember(solve(inst))
+    resolver = Resolver(inst)
+    resolver.remember(inst, solve(inst))
     for budget in (10.7e6, 11.5e6, 12e6):
         moved = demo.with_settings(budget_annual=budget)
-        expected, got = full(moved), resolver.resolve(moved)
+        expected, got = full(moved), resolver.resolve(prepare(moved, inst.table))
         assert got.status == "optimal" and got.mip_gap <= demo.settings.mip_gap
         assert cost_parts(prepare(moved), got)["one-off cost"] <= demo.settings.budget_one_off
         assert got.objective >= expected.bound - 1e-6 and expected.objective >= got.bound - 1e-6
@@ -84,28 +89,51 @@ def test_on_the_demo_a_budget_move_agrees_with_the_full_solve_within_the_gap():
 def test_the_plan_through_the_pipeline_is_the_full_plan():
     demo = read_problem(DEMO)
     inst = prepare(demo)
-    resolver = BudgetResolver(inst)
-    resolver.remember(solve(inst))
-    moved = prepare(demo.with_settings(budget_annual=11.5e6), inst.table)
+    resolver = Resolver(inst)
+    resolver.remember(inst, solve(inst))
+    moved = prepare(demo.with_settings(budget_annual=11.5e6, max_distance_km=45.0), inst.table)
+    assert resolver.serves(moved)
     fast, slow = plan(moved, with_today=False, resolver=resolver), plan(moved, with_today=False)
     assert fast.figures["annual cost"] == pytest.approx(slow.figures["annual cost"], rel=demo.settings.mip_gap)
     assert list(fast.sites.action) == list(slow.sites.action)
 
 
-def test_it_answers_only_budget_moves_it_can_prove():
+def test_it_answers_only_the_moves_it_can_prove():
     demo = read_problem(DEMO)
-    resolver = BudgetResolver(prepare(demo))
-    assert resolver.serves(demo.with_settings(budget_annual=1e7, budget_one_off=None))
-    assert not resolver.serves(demo.with_settings(max_distance_km=40.0))
-    assert not resolver.serves(demo.with_settings(objective="coverage"))
-    assert not resolver.serves(demo.with_settings(travel_cost_per_km=0.0))
-    assert not resolver.serves(replace(demo, sites=(replace(demo.sites[0], force="closed"), *demo.sites[1:])))
-    without = BudgetResolver(prepare(demo.with_settings(budget_one_off=None)))
-    assert not without.serves(demo)  # the one-off budget has no row to move
+    inst = prepare(demo)
+    resolver = Resolver(inst)
+
+    def serves(**changes) -> bool:
+        return resolver.serves(prepare(demo.with_settings(**changes), inst.table))
+
+    assert serves(budget_annual=1e7, budget_one_off=None)
+    assert serves(max_distance_km=30.0)
+    assert not serves(max_distance_km=80.0)  # pairs the model was not built with
+    assert not serves(objective="coverage")
+    assert not serves(travel_cost_per_km=0.0)
+    locked = replace(demo, sites=(replace(demo.sites[0], force="closed"), *demo.sites[1:]))
+    assert not resolver.serves(prepare(locked, inst.table))
+    without = Resolver(prepare(demo.with_settings(budget_one_off=None)))
+    assert not without.serves(inst)  # the one-off budget has no row to move
 
 
-def test_budgets_nothing_can_meet_are_left_to_the_full_solve_to_explain():
+def test_budgets_or_limits_nothing_can_meet_are_left_to_the_full_solve_to_explain():
     demo = read_problem(DEMO)
-    resolver = BudgetResolver(prepare(demo))
-    assert resolver.resolve(demo.with_settings(budget_annual=1_000.0)) is None
-    assert "No plan fits the budgets" in full(demo.with_settings(budget_annual=1_000.0)).message
+    inst = prepare(demo)
+    resolver = Resolver(inst)
+    poor = demo.with_settings(budget_annual=1_000.0)
+    assert resolver.resolve(prepare(poor, inst.table)) is None
+    assert "No plan fits the budgets" in full(poor).message
+    near = demo.with_settings(max_distance_km=1.0)
+    assert resolver.resolve(prepare(near, inst.table)) is None
+
+
+def test_a_search_stopped_at_its_target_does_not_stop_the_next_one():
+    """HiGHS keeps a model's interrupt flag between runs; each run must start unstopped."""
+    inst = prepare(read_problem(SWEDEN))
+    resolver = Resolver(inst)
+    first, _ = resolver._run_mip(resolver.lower, resolver.upper, 30, 0.01, None, target=1e30)
+    assert first is not None  # stopped at its first plan
+    again, bound = resolver._run_mip(resolver.lower, resolver.upper, 60, 0.01, first, None)
+    assert again is not None and resolver._objective(again) <= resolver._objective(first)
+    assert bound >= 0.99 * resolver._objective(again) - 1e-6  # searched on to the 1 % gap
