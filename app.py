@@ -402,12 +402,13 @@ def inputs(found: dict[str, list]) -> None:
     for tab, name in zip(st.tabs(labels), names):
         with tab:
             if name in found:
-                st.error(f"{len(found[name])} problem(s) in sheet '{name}'. Row numbers count the header as "
-                         "row 1, as in Excel: grid row 0 is row 2.")
-                st.dataframe(problem_rows(found[name]), hide_index=True)
+                st.error(f"{len(found[name])} problem(s) in sheet '{name}'. Rows are numbered as in Excel "
+                         "(the header is row 1), in the grid's first column too.")
+                st.dataframe(problem_rows(found[name]), hide_index=True,
+                             column_config={"problem": st.column_config.TextColumn(width="large")})
             widget = f"grid-{name}-{ss.version}"
             st.data_editor(ss.sheets[name], key=widget, num_rows="dynamic", on_change=commit, args=(name, widget),
-                           width="stretch", height=min(420, 38 + 35 * (len(ss.sheets[name]) + 1)))
+                           hide_index=False, width="stretch", height=min(420, 38 + 35 * (len(ss.sheets[name]) + 1)))
 
 
 # --- the page ------------------------------------------------------------------------------------

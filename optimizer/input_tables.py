@@ -51,6 +51,11 @@ def _numeric_kind(sheet_name: str, column: str) -> bool:
     return sheet.column(column).kind in ("number", "integer")
 
 
+def numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows labelled as Excel numbers them (the header is row 1), as problems are reported."""
+    return frame.set_axis(pd.RangeIndex(2, len(frame) + 2), axis=0)
+
+
 def editable(frame: pd.DataFrame, sheet_name: str) -> pd.DataFrame:
     """The sheet typed for a grid: numbers as numbers where all of them are, else text."""
     out = {}
@@ -62,7 +67,7 @@ def editable(frame: pd.DataFrame, sheet_name: str) -> pd.DataFrame:
             )
         else:
             out[column] = values.map(_as_text).astype("string")
-    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+    return numbered(pd.DataFrame(out, index=frame.index))
 
 
 def editable_sheets(sheets: Mapping[str, pd.DataFrame]) -> Sheets:
@@ -72,8 +77,8 @@ def editable_sheets(sheets: Mapping[str, pd.DataFrame]) -> Sheets:
 def apply_edits(frame: pd.DataFrame, edits: Mapping[str, Any]) -> pd.DataFrame:
     """A grid's edits (`st.data_editor`'s state: edited, added and deleted rows) applied to the frame.
 
-    Row numbers in the edits are positions in the frame as shown; deletions are applied
-    last so that they refer to the same rows as the other edits.
+    Row numbers in the edits are positions in the frame as shown (not its Excel row labels);
+    deletions are applied last so that they refer to the same rows as the other edits.
     """
     out = frame.copy()
     for position, cells in (edits.get("edited_rows") or {}).items():
@@ -94,7 +99,7 @@ def apply_edits(frame: pd.DataFrame, edits: Mapping[str, Any]) -> pd.DataFrame:
     deleted = sorted(int(p) for p in edits.get("deleted_rows") or [])
     if deleted:
         out = out.drop(index=out.index[deleted])
-    return out.reset_index(drop=True)
+    return numbered(out)
 
 
 def _fits(column: pd.Series, value: object) -> bool:
@@ -138,7 +143,7 @@ def with_setting(sheets: Mapping[str, pd.DataFrame], key: str, value: object) ->
         frame.loc[rows[0], "value"] = text if text is not None else pd.NA
     else:
         row = pd.DataFrame([{"key": key, "value": text}], columns=frame.columns).astype(frame.dtypes.to_dict())
-        frame = pd.concat([frame, row], ignore_index=True)
+        frame = numbered(pd.concat([frame, row], ignore_index=True))
     return {**sheets, SETTINGS_SHEET.name: frame}
 
 

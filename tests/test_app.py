@@ -122,7 +122,7 @@ def test_a_bad_cell_is_shown_at_its_sheet_row_and_column_and_kept_for_fixing(at)
     assert not any(b.key == "solve" for b in at.button)
     # What the user typed is still there to fix, and fixing it in the grid brings the plan back.
     areas = at.session_state.sheets["areas"]
-    assert areas.at[0, "population"] == "12 000"
+    assert areas.at[2, "population"] == "12 000"  # labelled by its Excel row
     at.session_state.sheets = {**at.session_state.sheets,
                                "areas": apply_edits(areas, {"edited_rows": {0: {"population": "12000"}}})}
     at.session_state.version += 1

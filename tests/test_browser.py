@@ -131,5 +131,10 @@ def test_an_uploaded_workbook_with_a_bad_cell_is_shown_where_it_is(page, tmp_pat
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
     expect(page.get_by_text("The inputs have 1 problem(s)").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("sheet 'sites', row 3, column 'lat'").first).to_be_visible()
+    expect(page.get_by_role("button", name="Solve", exact=True)).to_have_count(0, timeout=30_000)
+    page.get_by_role("tab", name="Inputs").click()
+    page.get_by_role("tab", name="sites ⚠ 1").click()
+    expect(page.get_by_text("1 problem(s) in sheet 'sites'").first).to_be_visible()
     OUTPUT.mkdir(exist_ok=True)
+    page.wait_for_timeout(1000)  # the grids draw on a canvas
     page.screenshot(path=str(OUTPUT / "app_bad_upload.png"))

@@ -137,7 +137,7 @@ def test_deleted_rows_go_last_so_every_position_means_the_row_as_shown():
         "annual_cost": [333.0, None],
         "desks": [None, None],
     }
-    assert list(edited.index) == [0, 1]
+    assert list(edited.index) == [2, 3]  # renumbered as Excel rows
 
 
 def test_a_cleared_cell_becomes_blank():
@@ -187,8 +187,8 @@ def test_changing_an_existing_setting_writes_its_one_cell():
     changed = with_setting(sheets, "budget_annual", 1234567.0)
     before, after = sheets["settings"], changed["settings"]
     assert len(after) == len(before) == 11
-    assert after.at[2, "key"] == "budget_annual" and after.at[2, "value"] == "1234567"
-    assert after.drop(index=2).equals(before.drop(index=2))
+    assert after.at[4, "key"] == "budget_annual" and after.at[4, "value"] == "1234567"  # Excel row 4
+    assert after.drop(index=4).equals(before.drop(index=4))
     assert setting(sheets, "budget_annual") == "11000000"  # the sheets given are not changed
     assert problem_from_sheets(changed).settings.budget_annual == 1234567.0
 
