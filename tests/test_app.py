@@ -173,3 +173,25 @@ def test_the_levers_write_into_the_sheets_that_are_downloaded():
     again = problem_from_sheets(read_sheets(data, "download.xlsx"))
     assert again.settings.budget_annual == 1234567.0
     assert again.sites == problem.sites and again.areas == problem.areas
+
+
+def test_a_long_solve_shows_its_progress_and_stops_with_the_best_plan(at):
+    at.session_state.sheets = with_setting(at.session_state.sheets, "mip_gap", 1e-7)  # the Swedish sample, proven to the last krona
+    at.session_state.version += 1
+    at.run()
+    at.button(key="solve").click().run()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        shown = [i.value for i in at.info if i.value.startswith("Solving…")]
+        if shown and "best plan" in shown[0] and "bound" in shown[0]:
+            break
+    assert shown and "best plan" in shown[0] and "gap" in shown[0], shown
+    at.button(key="stop").click().run()
+    while at.session_state.solver.running and time.monotonic() < deadline + 30:
+        time.sleep(0.3)
+        at.run()
+    at.run()
+    assert at.warning[0].value.startswith("**Feasible.** You stopped the search; this is the best plan found (gap")
+    assert metric(at, "Offices operating").value != "–"
