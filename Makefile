@@ -27,6 +27,8 @@ test: $(VENV)/installed
 bench: $(VENV)/installed
 	$(BIN)/python benchmarks/bench_distances.py
 	$(BIN)/python benchmarks/bench_solve.py
+	$(BIN)/python benchmarks/bench_resolve.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 samples: $(VENV)/installed
 	$(BIN)/python inputs/build_samples.py
