@@ -10,11 +10,13 @@ hide a mistake in reading the workbook or building the model.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .problem import Agency, Area, Problem, Settings, Site
 
 AGENCY_ID = "A"
 
@@ -220,3 +222,100 @@ def pmed_tables(inst: PMedInstance) -> dict[str, pd.DataFrame]:
             }
         ),
     }
+
+
+# --- the same instances as a `Problem`, without a workbook ------------------------------------
+#
+# The tables above are what an analyst would type; these build the `Problem` those tables
+# read into, directly, so that a benchmark can time the engine (distances, model, HiGHS)
+# without timing openpyxl on a million distance rows.  `tests/test_orlib.py` checks that
+# both routes give equal problems.
+
+
+def _settings_record(**overrides: object) -> Settings:
+    frame = _settings(**overrides)
+    return Settings(**dict(zip(frame["key"], frame["value"])))
+
+
+def _agency_record() -> Agency:
+    return Agency(
+        agency_id=AGENCY_ID,
+        name="Benchmark",
+        staff_cost=0,
+        visits_per_staff=1,
+        max_distance_km=None,
+        min_staff=0,
+        presence_cost=0,
+        setup_cost=0,
+        visits_per_capita=0,
+        budget=None,
+    )
+
+
+def _site_records(ids: list[str], annual_cost: list[float], desks: list[float | None]) -> tuple[Site, ...]:
+    return tuple(
+        Site(site_id=s, name=s, status="candidate", annual_cost=c, open_cost=0, close_cost=0, desks=d)
+        for s, c, d in zip(ids, annual_cost, desks)
+    )
+
+
+def cap_problem(inst: CapInstance, **settings: object) -> Problem:
+    """The `Problem` that `cap_tables(inst)` reads into; `settings` override the benchmark's (e.g. time_limit_s)."""
+    customers = [f"c{i + 1}" for i in range(len(inst.demands))]
+    warehouses = [f"w{j + 1}" for j in range(len(inst.capacities))]
+    served = [i for i, d in enumerate(inst.demands) if d > 0]
+    return Problem(
+        settings=replace(_settings_record(amortization_years=10, objective="cost"), **settings),
+        agencies=(_agency_record(),),
+        areas=tuple(Area(area_id=c, name=c, population=d) for c, d in zip(customers, inst.demands)),
+        sites=_site_records(warehouses, list(inst.fixed_costs), list(inst.capacities)),
+        demand={(customers[i], AGENCY_ID): inst.demands[i] for i in served},
+        distances={
+            (customers[i], w): inst.allocation_costs[i][j] / inst.demands[i]
+            for i in served
+            for j, w in enumerate(warehouses)
+        },
+    )
+
+
+def pmed_problem(inst: PMedInstance, **settings: object) -> Problem:
+    """The `Problem` that `pmed_tables(inst)` reads into; `settings` override the benchmark's (e.g. time_limit_s)."""
+    nodes = [f"n{k + 1}" for k in range(inst.n)]
+    pairs = zip(np.repeat(nodes, inst.n).tolist(), np.tile(nodes, inst.n).tolist())
+    return Problem(
+        settings=replace(_settings_record(min_offices=inst.p, max_offices=inst.p), **settings),
+        agencies=(_agency_record(),),
+        areas=tuple(Area(area_id=k, name=k, population=1) for k in nodes),
+        sites=_site_records(nodes, [0] * inst.n, [None] * inst.n),
+        demand={(k, AGENCY_ID): 1 for k in nodes},
+        distances=dict(zip(pairs, inst.distances.ravel().tolist())),
+    )
+
+
+OrlibInstance = CapInstance | PMedInstance
+
+
+def read_instance(path: Path | str) -> OrlibInstance:
+    """A `pmed*` file as a p-median instance, any other (`cap*`) as a warehouse location one."""
+    return read_pmed(path) if Path(path).name.startswith("pmed") else read_cap(path)
+
+
+def instance_tables(inst: OrlibInstance) -> dict[str, pd.DataFrame]:
+    return pmed_tables(inst) if isinstance(inst, PMedInstance) else cap_tables(inst)
+
+
+def instance_problem(inst: OrlibInstance, **settings: object) -> Problem:
+    return pmed_problem(inst, **settings) if isinstance(inst, PMedInstance) else cap_problem(inst, **settings)
+
+
+def instance_order(path: Path | str) -> tuple[str, int]:
+    """Sort key: cap before pmed, then by number (cap41 before cap101), whatever folder holds the file."""
+    stem = Path(path).stem
+    kind = stem.rstrip("0123456789")
+    return (kind, int(stem[len(kind) :] or 0))
+
+
+def instance_paths(*folders: Path | str) -> list[Path]:
+    """Every `cap*.txt` and `pmed*.txt` file directly in the folders, in `instance_order`."""
+    paths = [p for folder in folders for pattern in ("cap*.txt", "pmed*.txt") for p in Path(folder).glob(pattern)]
+    return sorted(paths, key=instance_order)

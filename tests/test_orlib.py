@@ -9,6 +9,16 @@ import pandas as pd
 import pytest
 
 from optimizer.orlib import cap_tables, pmed_tables, read_cap, read_optima, read_pmed
+from optimizer.orlib import (
+    cap_problem,
+    instance_order,
+    instance_paths,
+    instance_problem,
+    instance_tables,
+    pmed_problem,
+    read_instance,
+)
+from optimizer.workbook import problem_from_sheets
 
 ORLIB = Path(__file__).resolve().parents[1] / "benchmarks" / "orlib"
 
@@ -211,3 +221,126 @@ def test_tables_round_trip_through_xlsx(tmp_path: Path) -> None:
     assert list(back) == list(SHEET_COLUMNS)
     assert back["areas"]["lat"].isna().all()  # blank coordinates stay blank
     assert len(back["distances"]) == 800
+
+
+# --- the extended set (benchmarks/orlib/extended) and the workbook-free Problem ---------------
+#
+# These files live in a subfolder so that test_orlib_optima.py, which solves every file at the
+# top of benchmarks/orlib through a workbook, does not pick them up: benchmarks/orlib_table.py
+# solves them.  Here they are only parsed.
+
+EXTENDED = ORLIB / "extended"
+
+# OR-Library's pmedinfo: nodes, edges and p of each file.
+PMED_HEADERS = {
+    "pmed11": (300, 1800, 5),
+    "pmed12": (300, 1800, 10),
+    "pmed13": (300, 1800, 30),
+    "pmed14": (300, 1800, 60),
+    "pmed15": (300, 1800, 100),
+    "pmed16": (400, 3200, 5),
+    "pmed17": (400, 3200, 10),
+    "pmed18": (400, 3200, 40),
+    "pmed19": (400, 3200, 80),
+    "pmed20": (400, 3200, 133),
+}
+
+# Beasley (1988) sets IV-VI, VIII-IX, XI-XII: warehouses, capacity of every warehouse, and the
+# fixed cost of every warehouse but the free one; the customers are those of cap71/cap101/cap131.
+CAP_SETS = {
+    **{f"cap4{k}": (16, 5000, f) for k, f in zip("1234", (7500, 12500, 17500, 25000))},
+    "cap51": (16, 10000, 17500),
+    **{f"cap6{k}": (16, 15000, f) for k, f in zip("1234", (7500, 12500, 17500, 25000))},
+    **{f"cap8{k}": (25, 5000, f) for k, f in zip("1234", (7500, 12500, 17500, 25000))},
+    **{f"cap9{k}": (25, 15000, f) for k, f in zip("1234", (7500, 12500, 17500, 25000))},
+    **{f"cap11{k}": (50, 5000, f) for k, f in zip("1234", (7500, 12500, 17500, 25000))},
+    **{f"cap12{k}": (50, 15000, f) for k, f in zip("1234", (7500, 12500, 17500, 25000))},
+}
+UNCAPACITATED_TWIN = {16: "cap71", 25: "cap101", 50: "cap131"}
+
+
+def test_the_extended_set_is_vendored() -> None:
+    names = {p.stem for p in EXTENDED.glob("*.txt")}
+    assert names == set(PMED_HEADERS) | set(CAP_SETS)
+
+
+@pytest.mark.parametrize("name", sorted(PMED_HEADERS), ids=str)
+def test_extended_pmed_header_and_graph(name: str) -> None:
+    path = EXTENDED / f"{name}.txt"
+    tokens = path.read_text().split()
+    n, edges, p = PMED_HEADERS[name]
+    assert tuple(int(t) for t in tokens[:3]) == (n, edges, p)
+    assert len(tokens) == 3 + 3 * edges
+    ends = np.array(tokens[3:], dtype=int).reshape(edges, 3)[:, :2]
+    assert ends.min() == 1 and ends.max() == n
+    inst = read_pmed(path)
+    assert (inst.n, inst.p) == (n, p)
+    assert inst.distances.shape == (n, n)
+    assert np.isfinite(inst.distances).all()  # connected
+    assert np.array_equal(inst.distances, inst.distances.T)
+
+
+@pytest.mark.parametrize("name", sorted(CAP_SETS, key=lambda s: int(s[3:])), ids=str)
+def test_extended_cap_file_is_its_uncapacitated_twin_with_other_capacities(name: str) -> None:
+    m, capacity, fixed = CAP_SETS[name]
+    inst = read_cap(EXTENDED / f"{name}.txt")
+    assert len(inst.capacities) == m and len(inst.demands) == 50
+    assert inst.capacities == [capacity] * m
+    assert sorted(set(inst.fixed_costs)) == [0.0, fixed]
+    assert inst.fixed_costs.count(0.0) == 1
+    twin = read_cap(ORLIB / f"{UNCAPACITATED_TWIN[m]}.txt")
+    assert inst.demands == twin.demands
+    assert inst.allocation_costs == twin.allocation_costs
+    assert inst.fixed_costs.index(0.0) == twin.fixed_costs.index(0.0)
+
+
+def test_the_extended_cap_sets_bind_capacity() -> None:
+    total_demand = sum(read_cap(ORLIB / "cap71.txt").demands)
+    assert total_demand == 58268
+    assert all(capacity < total_demand for _, capacity, _ in CAP_SETS.values())
+
+
+def test_every_extended_instance_has_a_published_optimum() -> None:
+    optima = read_optima(ORLIB / "optima.csv")
+    assert {p.stem for p in EXTENDED.glob("*.txt")} <= set(optima)
+    assert optima["cap41"] == 1040444.375
+    assert optima["cap124"] == 946051.325
+    assert optima["pmed11"] == 7696
+    assert optima["pmed15"] == 1729
+    assert optima["pmed20"] == 1789
+
+
+@pytest.mark.parametrize("name", ["cap71", "cap101", "pmed1"])
+def test_the_direct_problem_is_the_one_the_tables_read_into(name: str) -> None:
+    inst = read_instance(ORLIB / f"{name}.txt")
+    assert instance_problem(inst) == problem_from_sheets(instance_tables(inst))
+
+
+def test_the_direct_problem_of_a_capacitated_instance() -> None:
+    inst = read_cap(EXTENDED / "cap41.txt")
+    assert cap_problem(inst) == problem_from_sheets(cap_tables(inst))
+    assert {s.desks for s in cap_problem(inst).sites} == {5000}
+
+
+def test_the_direct_problem_takes_setting_overrides() -> None:
+    inst = read_pmed(ORLIB / "pmed1.txt")
+    problem = pmed_problem(inst, time_limit_s=5)
+    assert problem.settings.time_limit_s == 5
+    assert problem.settings.min_offices == problem.settings.max_offices == 5
+    assert problem.settings.mip_gap == 0
+    assert len(problem.distances) == 100 * 100
+    assert problem.distances[("n1", "n2")] == inst.distances[0, 1]
+
+
+def test_read_instance_tells_the_families_apart() -> None:
+    assert isinstance(read_instance(ORLIB / "pmed1.txt"), type(read_pmed(ORLIB / "pmed1.txt")))
+    assert isinstance(read_instance(EXTENDED / "cap41.txt"), type(read_cap(ORLIB / "cap71.txt")))
+
+
+def test_instances_are_ordered_by_family_then_number_across_folders() -> None:
+    names = [p.stem for p in instance_paths(ORLIB, EXTENDED)]
+    assert names[:3] == ["cap41", "cap42", "cap43"]
+    assert names.index("cap74") < names.index("cap81") < names.index("cap101") < names.index("cap131")
+    assert names.index("cap134") < names.index("pmed1") < names.index("pmed10") < names.index("pmed11")
+    assert names[-1] == "pmed20"
+    assert instance_order("pmed2.txt") < instance_order("pmed10.txt")
