@@ -2,7 +2,7 @@
 
 Run from anywhere:  python benchmarks/bench_distances.py
 
-Points are scattered around the GeoNames localities in /work/shared/data/se_localities.csv
+Points are scattered around the GeoNames localities in benchmarks/data/se_localities.csv
 (so they cluster like the population does, which gives more pairs per cutoff than a uniform
 spread), or uniformly over Sweden's bounding box when that file is not there.  The seed is
 fixed so that runs on different machines see the same pairs.
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from optimizer.distances import geodesic_km, pairs_within  # noqa: E402
 
-LOCALITIES = Path("/work/shared/data/se_localities.csv")
+LOCALITIES = Path(__file__).resolve().parent / "data" / "se_localities.csv"
 N_AREAS = 20_000
 N_SITES = 2_000
 JITTER_DEG = 0.15  # about 17 km north-south: spreads areas around each locality

@@ -3,7 +3,7 @@ sites in its towns, four agencies, a 50 km limit.
 
     python benchmarks/generate.py AREAS SITES OUT.xlsx [--seed N]
 
-Areas are drawn around the Swedish localities of ../shared/data/se_localities.csv in
+Areas are drawn around the Swedish localities of benchmarks/data/se_localities.csv in
 proportion to their population weight (`demand_weight_2024`) and scattered around each
 town (a larger town spreads further), so that a national grid of 20,000 or 100,000 areas
 is as dense in Stockholm and as sparse in Norrland as the country.  Sites sit at the
@@ -34,7 +34,7 @@ from optimizer.problem import Area, Problem, Site  # noqa: E402
 from optimizer.workbook import problem_tables, read_problem, write_input_workbook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCALITIES = ROOT.parent / "shared" / "data" / "se_localities.csv"
+LOCALITIES = ROOT / "benchmarks" / "data" / "se_localities.csv"  # a copy of ../shared/data: see its README
 SAMPLE = ROOT / "inputs" / "sweden.xlsx"
 POPULATION = 10_550_000  # Sweden, 2024
 EXISTING_SHARE = 1 / 3
