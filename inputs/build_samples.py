@@ -1,4 +1,4 @@
-"""Build the sample workbooks `inputs/sweden.xlsx` and `inputs/demo.xlsx`.
+"""Build the sample workbooks `inputs/sweden.xlsx`, `inputs/demo.xlsx` and `inputs/finland.xlsx`.
 
 Run from the repository root:
 
@@ -6,9 +6,9 @@ Run from the repository root:
     python inputs/build_samples.py --data DIR --out-dir DIR
 
 Why a script and not hand-made workbooks: every figure in the samples is either taken
-from the reference data (SCB population, GeoNames coordinates) or computed from a
-handful of stated assumptions below, so a reviewer can see, and change, where each
-number comes from.  The output is deterministic: no randomness, rows in a fixed order,
+from the reference data (SCB and Statistics Finland population, GeoNames and NLS
+coordinates) or computed from a handful of stated assumptions below, so a reviewer can
+see, and change, where each number comes from.  The output is deterministic: no randomness, rows in a fixed order,
 and the xlsx files are written with fixed timestamps so that rebuilding gives
 byte-identical files (the plan's summary records the input's SHA-256).
 
@@ -43,7 +43,7 @@ FIXED_ZIP_TIME = (2025, 1, 1, 0, 0, 0)
 FIXED_ISO_TIME = "2025-01-01T00:00:00Z"
 
 # --------------------------------------------------------------------------------------
-# Assumptions shared by both samples (documented in inputs/README.md)
+# Assumptions shared by the samples (documented in inputs/README.md)
 # --------------------------------------------------------------------------------------
 
 MAX_DISTANCE_KM = 50.0
@@ -315,7 +315,7 @@ AF_MIN_POPULATION = 25_000
 SWEDEN_BUDGET_ANNUAL = 780_000_000.0
 SWEDEN_BUDGET_ONE_OFF = 80_000_000.0
 
-# Solver settings written to both samples.
+# Solver settings written to the Swedish samples.
 TIME_LIMIT_S = 60
 MIP_GAP = 1e-4
 # The national sample stops at a proven 1 % gap (9 MSEK a year on a 900 MSEK network):
@@ -332,6 +332,52 @@ STAFF_INTEGER = False
 STAFF_INTEGER_NOTE = (
     "false: staff are full-time equivalents per agency (service-office staff are generalists "
     "employed by Statens servicecenter, so an agency's share at an office need not be whole)."
+)
+
+
+@dataclass(frozen=True)
+class Country:
+    """What a national sample sets for itself: money, premises, travel and solver settings.
+
+    The functions below that price premises, size offices and write settings take one of
+    these, so the Swedish and the Finnish sample share their code and differ in data only.
+    """
+
+    currency: str
+    rent_metro_m2: float  # rent a year per m2 in the metro municipalities
+    rent_city_m2: float  # in other municipalities with >= CITY_POPULATION residents
+    rent_town_m2: float  # everywhere else
+    metro_codes: frozenset[str]  # municipality codes with metro rent
+    metro_prefixes: tuple[str, ...]  # and every code starting with one of these
+    close_cost_fixed: float
+    open_cost_fixed: float
+    open_cost_per_desk: float
+    money_step: float  # money is rounded to this step (the workbook is read by people)
+    max_fitted: int
+    travel_cost_per_km: float
+    time_limit_s: float
+    circuity_note: str
+    staff_integer_note: str
+
+
+CITY_POPULATION = 100_000
+
+SWEDEN = Country(
+    currency="SEK",
+    rent_metro_m2=RENT_METRO_SEK_M2,
+    rent_city_m2=RENT_CITY_SEK_M2,
+    rent_town_m2=RENT_TOWN_SEK_M2,
+    metro_codes=frozenset(METRO_MUNICIPALITIES),
+    metro_prefixes=("01",),
+    close_cost_fixed=CLOSE_COST_FIXED,
+    open_cost_fixed=OPEN_COST_FIXED,
+    open_cost_per_desk=OPEN_COST_PER_DESK,
+    money_step=10_000.0,
+    max_fitted=MAX_FITTED,
+    travel_cost_per_km=TRAVEL_COST_PER_KM,
+    time_limit_s=TIME_LIMIT_S,
+    circuity_note="Road km per straight-line km (about 1.2 in Sweden).",
+    staff_integer_note=STAFF_INTEGER_NOTE,
 )
 
 EARTH_RADIUS_KM = 6371.0088
@@ -351,6 +397,7 @@ def read_municipalities(data_dir: Path) -> pd.DataFrame:
         raise SystemExit(f"{path}: expected 290 municipalities, found {len(frame)}")
     # GeoNames calls Göteborg's main place "Gothenburg"; offices are named in Swedish.
     frame["main_place"] = frame["main_place"].replace({"Gothenburg": "Göteborg"})
+    frame["main_place_source"] = "GeoNames main place"
     return frame.sort_values("code", kind="stable").reset_index(drop=True)
 
 
@@ -372,18 +419,25 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
+def distances_km(rows: pd.DataFrame, columns: pd.DataFrame) -> np.ndarray:
+    """`haversine_km` between two frames with lat and lon columns."""
+    return haversine_km(
+        rows["lat"].to_numpy(), rows["lon"].to_numpy(), columns["lat"].to_numpy(), columns["lon"].to_numpy()
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Costs and sizes
 # --------------------------------------------------------------------------------------
 
 
-def rent_per_m2(municipality_code: str, population: int) -> float:
+def rent_per_m2(municipality_code: str, population: int, country: Country) -> float:
     """Local office rent level: metro, city or town."""
-    if municipality_code.startswith("01") or municipality_code in METRO_MUNICIPALITIES:
-        return RENT_METRO_SEK_M2
-    if population >= 100_000:
-        return RENT_CITY_SEK_M2
-    return RENT_TOWN_SEK_M2
+    if municipality_code.startswith(country.metro_prefixes) or municipality_code in country.metro_codes:
+        return country.rent_metro_m2
+    if population >= CITY_POPULATION:
+        return country.rent_city_m2
+    return country.rent_town_m2
 
 
 def round_to(value: float, step: float) -> float:
@@ -391,16 +445,16 @@ def round_to(value: float, step: float) -> float:
     return float(step * round(value / step))
 
 
-def annual_rent(desks: int, sek_per_m2: float) -> float:
-    return round_to((FIXED_FLOOR_M2 + FLOOR_M2_PER_DESK * desks) * sek_per_m2, 10_000)
+def annual_rent(desks: int, rent_m2: float, country: Country) -> float:
+    return round_to((FIXED_FLOOR_M2 + FLOOR_M2_PER_DESK * desks) * rent_m2, country.money_step)
 
 
-def close_cost(rent: float) -> float:
-    return round_to(CLOSE_COST_FIXED + CLOSE_COST_RENT_SHARE * rent, 10_000)
+def close_cost(rent: float, country: Country) -> float:
+    return round_to(country.close_cost_fixed + CLOSE_COST_RENT_SHARE * rent, country.money_step)
 
 
-def open_cost(desks: int) -> float:
-    return round_to(OPEN_COST_FIXED + OPEN_COST_PER_DESK * desks, 10_000)
+def open_cost(desks: int, country: Country) -> float:
+    return round_to(country.open_cost_fixed + country.open_cost_per_desk * desks, country.money_step)
 
 
 def candidate_fitted_desks(population: int) -> int:
@@ -417,17 +471,190 @@ def capacity(fitted_desks: int) -> int:
     return int(round(DESK_CAPACITY_FACTOR * fitted_desks))
 
 
-def visits_by_area(municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
-    """Annual visits per municipality and agency: population times the visit rate."""
+# --------------------------------------------------------------------------------------
+# Offices today and candidate premises: shared by the samples
+# --------------------------------------------------------------------------------------
+
+
+def visits_by_area(areas: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
+    """Annual visits per area and agency: population times the visit rate."""
     return pd.DataFrame(
-        {a.agency_id: municipalities["population"].to_numpy() * a.visits_per_capita for a in agencies},
-        index=municipalities["code"],
+        {a.agency_id: areas["population"].to_numpy() * a.visits_per_capita for a in agencies},
+        index=areas["code"],
     )
+
+
+def reachable(dist_km: np.ndarray, limit_km: float) -> np.ndarray:
+    """Within the limit in road km, with a 2 % margin for sphere versus ellipsoid."""
+    return dist_km * CIRCUITY_FACTOR * REACH_MARGIN <= limit_km
+
+
+def agency_limit(agency: AgencySpec) -> float:
+    """The agency's own limit, else the samples' max_distance_km setting."""
+    return agency.max_distance_km if agency.max_distance_km is not None else MAX_DISTANCE_KM
+
+
+def ensure_agency_reach(
+    hosts: Sequence[Sequence[str]],
+    host_points: pd.DataFrame,
+    areas: pd.DataFrame,
+    visits: pd.DataFrame,
+    agencies: Sequence[AgencySpec],
+    order: Sequence[str],
+) -> list[list[str]]:
+    """Today's agencies per host site, with an agency added wherever an area would lack it.
+
+    A rule of thumb leaves an agency out of some sites; where that leaves an area with
+    visits to the agency but no site of it within the agency's limit, the agency is added
+    to the site nearest to that area (areas in the frame's order).  Today's network then
+    serves every agency everywhere, as a real network meeting the distance rule would, and
+    the engine can price it next to the plan.  `host_points` has the hosts' lat and lon;
+    `order` is the order of ids in a list.
+    """
+    hosts = [list(ids) for ids in hosts]
+    dist = distances_km(areas, host_points)
+    for agency in agencies:
+        ok = reachable(dist, agency_limit(agency))
+        needed = visits[agency.agency_id].to_numpy() > 0
+        has = np.array([agency.agency_id in ids for ids in hosts])
+        for i in range(len(areas)):
+            if not needed[i] or (ok[i] & has).any():
+                continue
+            nearest = int(dist[i].argmin())
+            hosts[nearest] = [a for a in order if a in hosts[nearest] or a == agency.agency_id]
+            has[nearest] = True
+    return hosts
+
+
+def catchment_staff(
+    offices: pd.DataFrame, areas: pd.DataFrame, visits: pd.DataFrame, agencies: Sequence[AgencySpec]
+) -> np.ndarray:
+    """Staff each office needs today, if every area went to its nearest office town.
+
+    A municipality's demand point (Sweden) would send a whole city to one of its offices;
+    instead each area is assigned to the nearest *municipality with offices*, and that load
+    is split evenly over its offices.
+    """
+    towns = offices.groupby("municipality_code", sort=True).agg(
+        lat=("lat", "mean"), lon=("lon", "mean"), n=("site_id", "size")
+    )
+    dist = distances_km(areas, towns)
+    nearest = towns.index.to_numpy()[dist.argmin(axis=1)]
+    need_per_area = sum(visits[a.agency_id].to_numpy() / a.visits_per_staff for a in agencies)
+    town_need = pd.Series(need_per_area, index=nearest).groupby(level=0).sum()
+    per_office = town_need.reindex(towns.index, fill_value=0.0) / towns["n"]
+    return per_office.reindex(offices["municipality_code"]).to_numpy()
+
+
+def size_offices(
+    offices: pd.DataFrame,
+    areas: pd.DataFrame,
+    visits: pd.DataFrame,
+    agencies: Sequence[AgencySpec],
+    country: Country,
+) -> pd.DataFrame:
+    """Desks, rent and closing cost of each existing office (`agencies_now` set), from its catchment."""
+    offices = offices.copy()
+    min_staff = {a.agency_id: a.min_staff for a in agencies}
+    need = catchment_staff(offices, areas, visits, agencies)
+    floor = np.array([sum(min_staff[a] for a in ids) for ids in offices["agencies_now"]])
+    fitted = np.maximum(np.ceil(need * FITTED_HEADROOM) + FITTED_SPARE, floor + FITTED_SPARE)
+    offices["staff_need_today"] = need
+    offices["fitted_desks"] = np.clip(fitted, MIN_FITTED, country.max_fitted).astype(int)
+    offices["desks"] = [capacity(d) for d in offices["fitted_desks"]]
+    rates = [rent_per_m2(c, p, country) for c, p in zip(offices["municipality_code"], offices["population"])]
+    offices["annual_cost"] = [annual_rent(d, r, country) for d, r in zip(offices["fitted_desks"], rates)]
+    offices["close_cost"] = [close_cost(r, country) for r in offices["annual_cost"]]
+    return offices
+
+
+def candidate_premises(
+    m: pd.Series, site_id: str, name: str, point: tuple[float, float], coordinates: str, basis: str, country: Country
+) -> dict[str, object]:
+    """A candidate site in municipality `m`: premises sized by its population, priced locally."""
+    fitted = candidate_fitted_desks(int(m["population"]))
+    return {
+        "site_id": site_id,
+        "name": name,
+        "municipality_code": m["code"],
+        "municipality": m["name"],
+        "lat": float(point[0]),
+        "lon": float(point[1]),
+        "coordinates": coordinates,
+        "fitted_desks": fitted,
+        "desks": capacity(fitted),
+        "annual_cost": annual_rent(fitted, rent_per_m2(m["code"], int(m["population"]), country), country),
+        "open_cost": open_cost(fitted, country),
+        "basis": basis,
+    }
+
+
+def candidate_rows(municipalities: pd.DataFrame, office_codes: set[str], country: Country, basis: str) -> pd.DataFrame:
+    """Candidate premises at the main place (centre) of every municipality without an office."""
+    free = municipalities[~municipalities["code"].isin(office_codes)]
+    rows = [
+        candidate_premises(
+            m, f"C{m['code']}", m["main_place"], (m["main_place_lat"], m["main_place_lon"]), m["main_place_source"],
+            basis, country,
+        )
+        for _, m in free.iterrows()
+    ]
+    return pd.DataFrame(rows)
+
+
+def todays_network(
+    offices: pd.DataFrame,
+    areas: pd.DataFrame,
+    visits: pd.DataFrame,
+    agencies: Sequence[AgencySpec],
+    staff_integer: bool = STAFF_INTEGER,
+) -> dict[str, float]:
+    """A rough estimate of today's network: staff, annual cost, areas out of reach.
+
+    Staff per office and agency: today's catchment visits over visits_per_staff (rounded
+    up when staff are whole), at least min_staff.  Used for the report and to pitch the
+    budgets against today's cost; the engine prices today's network exactly.
+    """
+    total_visits = float(visits.to_numpy().sum())
+    share = {a.agency_id: float(visits[a.agency_id].sum()) / total_visits for a in agencies}
+    staff = 0.0
+    presence = 0.0
+    staff_cost = 0.0
+    by_id = {a.agency_id: a for a in agencies}
+    for need, ids in zip(offices["staff_need_today"], offices["agencies_now"]):
+        # split the office's need over its agencies in proportion to national visits
+        weights = sum(share[i] for i in ids)
+        for agency_id in ids:
+            a = by_id[agency_id]
+            n = need * share[agency_id] / weights
+            if staff_integer:
+                n = math.ceil(n - 1e-9)
+            n = max(float(a.min_staff), n)
+            staff += n
+            staff_cost += n * a.staff_cost
+            presence += a.presence_cost
+    rent = float(offices["annual_cost"].sum())
+    dist = distances_km(areas, offices)
+    out_of_reach = int(((dist.min(axis=1) * CIRCUITY_FACTOR) > MAX_DISTANCE_KM).sum())
+    return {
+        "total_visits": total_visits,
+        "staff_visit_driven": float(sum(visits[a.agency_id].sum() / a.visits_per_staff for a in agencies)),
+        "today_staff_estimate": staff,
+        "today_rent": rent,
+        "today_presence": presence,
+        "today_staff_cost_estimate": staff_cost,
+        "today_annual_estimate": rent + presence + staff_cost,
+        "areas_out_of_reach_today": float(out_of_reach),
+    }
 
 
 # --------------------------------------------------------------------------------------
 # The Swedish sample
 # --------------------------------------------------------------------------------------
+
+# Today's agencies are listed in this order in `agencies_now`.
+SWEDEN_PRESENCE_ORDER = ("FK", "SKV", "PM", "AF")
+SWEDEN_CANDIDATE_BASIS = "candidate premises at the municipality's main place"
 
 
 def agencies_now(population: int, second_office: bool, agencies: Sequence[AgencySpec]) -> list[str]:
@@ -438,7 +665,7 @@ def agencies_now(population: int, second_office: bool, agencies: Sequence[Agency
     if population >= AF_MIN_POPULATION or second_office:
         ids.append("AF")
     known = {a.agency_id for a in agencies}
-    return [i for i in ("FK", "SKV", "PM", "AF") if i in ids and i in known]
+    return [i for i in SWEDEN_PRESENCE_ORDER if i in ids and i in known]
 
 
 def existing_office_rows(municipalities: pd.DataFrame, fill_gaps: bool = True) -> pd.DataFrame:
@@ -487,11 +714,6 @@ def office_point(spec: OfficeSpec, by_name: pd.DataFrame) -> tuple[float, float]
     return float(m["main_place_lat"]), float(m["main_place_lon"])
 
 
-def reachable(dist_km: np.ndarray, limit_km: float) -> np.ndarray:
-    """Within the limit in road km, with a 2 % margin for sphere versus ellipsoid."""
-    return dist_km * CIRCUITY_FACTOR * REACH_MARGIN <= limit_km
-
-
 def unreached_municipalities(municipalities: pd.DataFrame, specs: Sequence[OfficeSpec]) -> list[str]:
     """Names of municipalities whose demand point no office reaches, in code order."""
     by_name = municipalities.set_index("name")
@@ -501,98 +723,15 @@ def unreached_municipalities(municipalities: pd.DataFrame, specs: Sequence[Offic
     return municipalities.loc[far, "name"].tolist()
 
 
-def ensure_agency_reach(
-    offices: pd.DataFrame, municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]
-) -> list[list[str]]:
-    """Today's agencies, with an agency added wherever a municipality would lack it.
-
-    The size rule leaves PM and AF out of small offices; where that leaves a municipality
-    with no office of the agency within the agency's limit, the agency is added to the
-    office nearest to that municipality.  Today's network then serves every agency
-    everywhere, as a real network meeting the distance rule would.
-    """
-    hosts = [list(ids) for ids in offices["agencies_now"]]
-    dist = haversine_km(
-        municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), offices["lat"].to_numpy(), offices["lon"].to_numpy()
-    )
-    order = ("FK", "SKV", "PM", "AF")
-    for agency in agencies:
-        limit = agency.max_distance_km if agency.max_distance_km is not None else MAX_DISTANCE_KM
-        ok = reachable(dist, limit)
-        for i in range(len(municipalities)):
-            has = np.array([agency.agency_id in ids for ids in hosts])
-            if agency.visits_per_capita <= 0 or (ok[i] & has).any():
-                continue
-            nearest = int(dist[i].argmin())
-            hosts[nearest] = [a for a in order if a in hosts[nearest] or a == agency.agency_id]
-    return hosts
-
-
-def catchment_staff(
-    offices: pd.DataFrame, municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]
-) -> np.ndarray:
-    """Staff each office needs today, if every municipality went to its nearest office town.
-
-    A municipality is one demand point, so a city with several offices would send all
-    its residents to one of them; instead each municipality is assigned to the nearest
-    *municipality with offices*, and that load is split evenly over its offices.
-    """
-    visits = visits_by_area(municipalities, agencies)
-    towns = offices.groupby("municipality_code", sort=True).agg(lat=("lat", "mean"), lon=("lon", "mean"), n=("site_id", "size"))
-    dist = haversine_km(
-        municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), towns["lat"].to_numpy(), towns["lon"].to_numpy()
-    )
-    nearest = towns.index.to_numpy()[dist.argmin(axis=1)]
-    need_per_area = sum(visits[a.agency_id].to_numpy() / a.visits_per_staff for a in agencies)
-    town_need = pd.Series(need_per_area, index=nearest).groupby(level=0).sum()
-    per_office = town_need.reindex(towns.index, fill_value=0.0) / towns["n"]
-    return per_office.reindex(offices["municipality_code"]).to_numpy()
-
-
 def size_existing(offices: pd.DataFrame, municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
-    """Desks, rent and closing cost of each existing office, from its catchment."""
+    """Today's agencies (the size rule, then reach), desks, rent and closing cost of each office."""
     offices = offices.copy()
-    min_staff = {a.agency_id: a.min_staff for a in agencies}
-    offices["agencies_now"] = [
-        agencies_now(p, s, agencies) for p, s in zip(offices["population"], offices["second_office"])
-    ]
-    offices["agencies_now"] = ensure_agency_reach(offices, municipalities, agencies)
-    need = catchment_staff(offices, municipalities, agencies)
-    floor = np.array([sum(min_staff[a] for a in ids) for ids in offices["agencies_now"]])
-    fitted = np.maximum(np.ceil(need * FITTED_HEADROOM) + FITTED_SPARE, floor + FITTED_SPARE)
-    offices["staff_need_today"] = need
-    offices["fitted_desks"] = np.clip(fitted, MIN_FITTED, MAX_FITTED).astype(int)
-    offices["desks"] = [capacity(d) for d in offices["fitted_desks"]]
-    rates = [rent_per_m2(c, p) for c, p in zip(offices["municipality_code"], offices["population"])]
-    offices["annual_cost"] = [annual_rent(d, r) for d, r in zip(offices["fitted_desks"], rates)]
-    offices["close_cost"] = [close_cost(r) for r in offices["annual_cost"]]
-    return offices
-
-
-def candidate_rows(municipalities: pd.DataFrame, office_codes: set[str]) -> pd.DataFrame:
-    """Candidate premises at the main place of every municipality without an office."""
-    free = municipalities[~municipalities["code"].isin(office_codes)]
-    rows = []
-    for _, m in free.iterrows():
-        fitted = candidate_fitted_desks(int(m["population"]))
-        rent = annual_rent(fitted, rent_per_m2(m["code"], int(m["population"])))
-        rows.append(
-            {
-                "site_id": f"C{m['code']}",
-                "name": m["main_place"],
-                "municipality_code": m["code"],
-                "municipality": m["name"],
-                "lat": float(m["main_place_lat"]),
-                "lon": float(m["main_place_lon"]),
-                "coordinates": "GeoNames main place",
-                "fitted_desks": fitted,
-                "desks": capacity(fitted),
-                "annual_cost": rent,
-                "open_cost": open_cost(fitted),
-                "basis": "candidate premises at the municipality's main place",
-            }
-        )
-    return pd.DataFrame(rows)
+    visits = visits_by_area(municipalities, agencies)
+    hosts = [agencies_now(p, s, agencies) for p, s in zip(offices["population"], offices["second_office"])]
+    offices["agencies_now"] = ensure_agency_reach(
+        hosts, offices, municipalities, visits, agencies, SWEDEN_PRESENCE_ORDER
+    )
+    return size_offices(offices, municipalities, visits, agencies, SWEDEN)
 
 
 def reach_candidates(municipalities: pd.DataFrame, sites: pd.DataFrame, limit_km: float) -> pd.DataFrame:
@@ -601,76 +740,15 @@ def reach_candidates(municipalities: pd.DataFrame, sites: pd.DataFrame, limit_km
     The problem must be feasible: every municipality needs a site within the limit.
     A 2 % margin covers the sphere-versus-ellipsoid difference.
     """
-    dist = haversine_km(
-        municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), sites["lat"].to_numpy(), sites["lon"].to_numpy()
-    )
-    unreachable = municipalities[~reachable(dist, limit_km).any(axis=1)]
-    rows = []
-    for _, m in unreachable.iterrows():
-        fitted = candidate_fitted_desks(int(m["population"]))
-        rows.append(
-            {
-                "site_id": f"X{m['code']}",
-                "name": f"{m['name']} (demand point)",
-                "municipality_code": m["code"],
-                "municipality": m["name"],
-                "lat": float(m["lat"]),
-                "lon": float(m["lon"]),
-                "coordinates": "municipality demand point",
-                "fitted_desks": fitted,
-                "desks": capacity(fitted),
-                "annual_cost": annual_rent(fitted, rent_per_m2(m["code"], int(m["population"]))),
-                "open_cost": open_cost(fitted),
-                "basis": "added so that the municipality can be reached within the limit",
-            }
+    unreachable = municipalities[~reachable(distances_km(municipalities, sites), limit_km).any(axis=1)]
+    rows = [
+        candidate_premises(
+            m, f"X{m['code']}", f"{m['name']} (demand point)", (m["lat"], m["lon"]), "municipality demand point",
+            "added so that the municipality can be reached within the limit", SWEDEN,
         )
+        for _, m in unreachable.iterrows()
+    ]
     return pd.DataFrame(rows, columns=list(sites.columns) if not rows else None)
-
-
-def todays_network(
-    offices: pd.DataFrame, municipalities: pd.DataFrame, agencies: Sequence[AgencySpec]
-) -> dict[str, float]:
-    """A rough estimate of today's network: staff, annual cost, areas out of reach.
-
-    Staff per office and agency: today's catchment visits over visits_per_staff (rounded
-    up when staff are whole), at least min_staff.  Used for the report and to pitch the
-    budgets against today's cost; the engine prices today's network exactly where it is
-    feasible (with a 50 km limit it is not: some municipalities are out of reach).
-    """
-    visits = visits_by_area(municipalities, agencies)
-    total_visits = float(visits.to_numpy().sum())
-    share = {a.agency_id: float(visits[a.agency_id].sum()) / total_visits for a in agencies}
-    staff = 0.0
-    presence = 0.0
-    staff_cost = 0.0
-    by_id = {a.agency_id: a for a in agencies}
-    for need, ids in zip(offices["staff_need_today"], offices["agencies_now"]):
-        # split the office's need over its agencies in proportion to national visits
-        weights = sum(share[i] for i in ids)
-        for agency_id in ids:
-            a = by_id[agency_id]
-            n = need * share[agency_id] / weights
-            if STAFF_INTEGER:
-                n = math.ceil(n - 1e-9)
-            n = max(float(a.min_staff), n)
-            staff += n
-            staff_cost += n * a.staff_cost
-            presence += a.presence_cost
-    rent = float(offices["annual_cost"].sum())
-    dist = haversine_km(
-        municipalities["lat"].to_numpy(), municipalities["lon"].to_numpy(), offices["lat"].to_numpy(), offices["lon"].to_numpy()
-    )
-    out_of_reach = int(((dist.min(axis=1) * CIRCUITY_FACTOR) > MAX_DISTANCE_KM).sum())
-    return {
-        "total_visits": total_visits,
-        "staff_visit_driven": float(sum(visits[a.agency_id].sum() / a.visits_per_staff for a in agencies)),
-        "today_staff_estimate": staff,
-        "today_rent": rent,
-        "today_presence": presence,
-        "today_staff_cost_estimate": staff_cost,
-        "today_annual_estimate": rent + presence + staff_cost,
-        "areas_out_of_reach_today": float(out_of_reach),
-    }
 
 
 def agencies_sheet(agencies: Sequence[AgencySpec]) -> pd.DataFrame:
@@ -694,17 +772,22 @@ def agencies_sheet(agencies: Sequence[AgencySpec]) -> pd.DataFrame:
     )
 
 
-def areas_sheet(municipalities: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
+def areas_sheet(areas: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """The areas sheet from a frame with code, name, lat, lon, population and county; `extra`
+    columns follow as they are (the engine ignores them)."""
+    sheet = pd.DataFrame(
         {
-            "area_id": municipalities["code"].astype(str),
-            "name": municipalities["name"],
-            "lat": municipalities["lat"],
-            "lon": municipalities["lon"],
-            "population": municipalities["population"].astype(int),
-            "region": municipalities["county"],
+            "area_id": areas["code"].astype(str),
+            "name": areas["name"],
+            "lat": areas["lat"],
+            "lon": areas["lon"],
+            "population": areas["population"].astype(int),
+            "region": areas["county"],
         }
     )
+    for column in extra:
+        sheet[column] = areas[column].to_numpy()
+    return sheet
 
 
 def sites_sheet(existing: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
@@ -757,25 +840,36 @@ def settings_sheet(rows: Iterable[tuple[str, object, str]]) -> pd.DataFrame:
 
 
 def common_settings(
+    country: Country,
     budget_annual: float | None,
     budget_one_off: float | None,
     staff_integer: bool = STAFF_INTEGER,
     mip_gap: float = MIP_GAP,
 ) -> list[tuple[str, object, str]]:
-    """Settings rows shared by both samples (the budgets differ)."""
+    """Settings rows shared by the samples (the country's money and the budgets differ)."""
+    money = country.currency
     return [
         ("max_distance_km", MAX_DISTANCE_KM, "Longest acceptable trip for every agency without its own limit (km)."),
-        ("circuity_factor", CIRCUITY_FACTOR, "Road km per straight-line km (about 1.2 in Sweden)."),
-        ("budget_annual", budget_annual, "Most the network may cost a year (SEK): rent + presence + staff."),
-        ("budget_one_off", budget_one_off, "Most the change may cost once (SEK): openings, closures, agency setups."),
+        ("circuity_factor", CIRCUITY_FACTOR, country.circuity_note),
+        ("budget_annual", budget_annual, f"Most the network may cost a year ({money}): rent + presence + staff."),
+        (
+            "budget_one_off", budget_one_off,
+            f"Most the change may cost once ({money}): openings, closures, agency setups.",
+        ),
         ("amortization_years", AMORTIZATION_YEARS, "One-off costs count 1/L a year in the objective."),
-        ("travel_cost_per_km", TRAVEL_COST_PER_KM, "SEK per visit and km; 0 = residents' travel is not priced."),
+        (
+            "travel_cost_per_km", country.travel_cost_per_km,
+            f"{money} per visit and km; 0 = residents' travel is not priced.",
+        ),
         ("min_offices", None, "Fewest offices open (blank = no limit)."),
         ("max_offices", None, "Most offices open (blank = no limit)."),
         ("objective", "cost", "cost = cheapest plan reaching everyone; coverage = reach most visits first."),
         ("merge_radius_km", MERGE_RADIUS_KM, "A closed office is a merge when a kept office within this radius takes all its agencies."),
-        ("staff_integer", staff_integer, STAFF_INTEGER_NOTE if not staff_integer else "Whole staff per office and agency."),
-        ("time_limit_s", TIME_LIMIT_S, "Solver time limit (s)."),
+        (
+            "staff_integer", staff_integer,
+            country.staff_integer_note if not staff_integer else "Whole staff per office and agency.",
+        ),
+        ("time_limit_s", country.time_limit_s, "Solver time limit (s)."),
         ("mip_gap", mip_gap, "Relative optimality gap at which the solver stops (0.01 = within 1 % of optimal)."),
     ]
 
@@ -784,15 +878,15 @@ def build_sweden(municipalities: pd.DataFrame) -> tuple[dict[str, pd.DataFrame],
     """All sheets of sweden.xlsx and the figures reported about it."""
     agencies = AGENCIES
     offices = size_existing(existing_office_rows(municipalities), municipalities, agencies)
-    candidates = candidate_rows(municipalities, set(offices["municipality_code"]))
+    candidates = candidate_rows(municipalities, set(offices["municipality_code"]), SWEDEN, SWEDEN_CANDIDATE_BASIS)
     sites = sites_sheet(offices, candidates)
     extra = reach_candidates(municipalities, sites, MAX_DISTANCE_KM)
     if len(extra):
         sites = pd.concat([sites, sites_sheet(offices.iloc[0:0], extra)], ignore_index=True)
-    today = todays_network(offices, municipalities, agencies)
+    today = todays_network(offices, municipalities, visits_by_area(municipalities, agencies), agencies)
     budget_annual, budget_one_off = SWEDEN_BUDGET_ANNUAL, SWEDEN_BUDGET_ONE_OFF
     sheets = {
-        "settings": settings_sheet(common_settings(budget_annual, budget_one_off, mip_gap=SWEDEN_MIP_GAP)),
+        "settings": settings_sheet(common_settings(SWEDEN, budget_annual, budget_one_off, mip_gap=SWEDEN_MIP_GAP)),
         "agencies": agencies_sheet(agencies),
         "areas": areas_sheet(municipalities),
         "sites": sites,
@@ -837,17 +931,17 @@ def build_demo(municipalities: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], d
     offices = offices[offices["municipality"].isin(DEMO_EXISTING)].copy()
     offices["site_id"] = [f"S{i}" for i in range(1, len(offices) + 1)]
     offices = size_existing(offices, areas, agencies)
-    cand = candidate_rows(county.loc[list(DEMO_CANDIDATES)].reset_index(), set())
+    cand = candidate_rows(county.loc[list(DEMO_CANDIDATES)].reset_index(), set(), SWEDEN, SWEDEN_CANDIDATE_BASIS)
     cand["site_id"] = [f"C{i}" for i in range(1, len(cand) + 1)]
     sites = sites_sheet(offices, cand)
     sites = sites.drop(columns=["fitted_desks", "municipality_code", "municipality", "coordinates", "basis"])
-    today = todays_network(offices, areas, agencies)
+    today = todays_network(offices, areas, visits_by_area(areas, agencies), agencies)
     budget_annual, budget_one_off = DEMO_BUDGET_ANNUAL, DEMO_BUDGET_ONE_OFF
     sheets = {
         "settings": settings_sheet(
             [
                 r
-                for r in common_settings(budget_annual, budget_one_off, staff_integer=True)
+                for r in common_settings(SWEDEN, budget_annual, budget_one_off, staff_integer=True)
                 if r[0] not in {"min_offices", "max_offices"}
             ]
         ),
@@ -861,6 +955,218 @@ def build_demo(municipalities: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], d
         "sites": float(len(sites)),
         "budget_annual": budget_annual,
         "budget_one_off": budget_one_off,
+    }
+    return sheets, report
+
+
+# --------------------------------------------------------------------------------------
+# The Finnish sample: 3,024 postcode areas, 308 municipal centres, money in EUR
+# --------------------------------------------------------------------------------------
+
+FI_MUNICIPALITIES = 308
+FI_POSTCODE_AREAS = 3024
+
+FI_AGENCIES: tuple[AgencySpec, ...] = (
+    AgencySpec(
+        "KELA", "Kela", 0.20, 3500, 62_000, 20_000, 40_000, 1, None,
+        "Social security benefits (sickness, family, housing, unemployment, pensions): the "
+        "largest counter service. About 150 service points today (assumed).",
+    ),
+    AgencySpec(
+        "VERO", "Verohallinto", 0.05, 3000, 62_000, 25_000, 50_000, 1, 100.0,
+        "Tax administration: most errands are online or by phone, and the office network is "
+        "sparse (about 40-50 offices, assumed), so 100 km instead of the 50 km setting.",
+    ),
+    AgencySpec(
+        "POL", "Poliisi, lupapalvelut", 0.12, 4000, 62_000, 30_000, 60_000, 1, 80.0,
+        "Police permit service: passports and ID cards need a visit for the photo and "
+        "fingerprints, booked ahead. About 100 service points (assumed): 80 km. Presence and "
+        "setup include the fingerprint station.",
+    ),
+    AgencySpec(
+        "TE", "Työllisyyspalvelut", 0.10, 3000, 62_000, 15_000, 30_000, 1, None,
+        "Employment services (TE offices, run by municipal employment areas since 2025): "
+        "present in most municipalities (assumed).",
+    ),
+)
+FI_AGENCY_ORDER = tuple(a.agency_id for a in FI_AGENCIES)
+
+# Which agencies are at a municipal centre today (assumed, no list was available): each
+# agency is in the N most populous municipalities (2024 population; ties by code), then
+# `ensure_agency_reach` adds it to the centre nearest to any postcode area that would lack
+# it within the agency's limit.  Deterministic: no randomness, so no seed.
+FI_PRESENCE_RANK = {"KELA": 100, "VERO": 20, "POL": 70, "TE": 200}
+
+# Budgets (EUR), tuned with the engine (see inputs/README.md).  Today's network costs
+# 83.7 MEUR a year as the engine prices it; without budgets the cheapest plan costs 72.0
+# MEUR a year and 9.1 MEUR once.  Both budgets cut into that plan, and the budgeted plan's
+# proven bound lies above the unbudgeted optimum: the budgets change the plan.
+FI_BUDGET_ANNUAL = 71_500_000.0
+FI_BUDGET_ONE_OFF = 7_000_000.0
+# HiGHS spends most of a solve on the root LP (about 160,000 assignment variables); it
+# proves the 1 % gap at the root in one to two minutes on a 2-core machine.  The time
+# limit leaves room for a slower machine.
+FI_TIME_LIMIT_S = 300
+FI_MIP_GAP = 0.01
+
+# EUR.  Rents a year per m2 including service charge, cleaning and security; one-off costs
+# and the travel cost are assumptions of the same kind as the Swedish ones (see README).
+FINLAND = Country(
+    currency="EUR",
+    rent_metro_m2=330.0,
+    rent_city_m2=230.0,
+    rent_town_m2=170.0,
+    metro_codes=frozenset({"091", "049", "092", "235"}),  # Helsinki, Espoo, Vantaa, Kauniainen
+    metro_prefixes=(),
+    close_cost_fixed=30_000.0,
+    open_cost_fixed=75_000.0,
+    open_cost_per_desk=3_000.0,
+    money_step=1_000.0,
+    # One site per municipality: Helsinki's single centre carries the whole city today.
+    max_fitted=150,
+    # EUR per visit and km of one-way distance: a return trip by car at 0.50 EUR/km (1.00)
+    # plus the resident's time, 2 km at 60 km/h valued at 15 EUR/h (0.50).  It also sets
+    # the solve time: at 1.0 the root LP takes about 160 s and 300 s leave a 1.04 % gap.
+    travel_cost_per_km=1.5,
+    time_limit_s=FI_TIME_LIMIT_S,
+    circuity_note="Road km per straight-line km (assumed about 1.2 in Finland, as in Sweden).",
+    staff_integer_note=(
+        "false: staff are full-time equivalents per agency (at a joint service point an "
+        "agency's share of the counter staff need not be whole)."
+    ),
+)
+FI_CANDIDATE_BASIS = "candidate premises at the municipal centre"
+FI_REMOTE_NOTE = (
+    "no municipal centre within {limit:g} km: served by remote and mobile services, "
+    "outside the office network (assumed)"
+)
+
+
+def read_fi_municipalities(data_dir: Path) -> pd.DataFrame:
+    """The 308 municipalities with their centre as the site position, in code order."""
+    path = data_dir / "fi_municipalities.csv"
+    frame = pd.read_csv(path, dtype={"code": str, "region_code": str}, encoding="utf-8")
+    if len(frame) != FI_MUNICIPALITIES:
+        raise SystemExit(f"{path}: expected {FI_MUNICIPALITIES} municipalities, found {len(frame)}")
+    frame["main_place"] = frame["name"]
+    frame["main_place_lat"] = frame["centre_lat"]
+    frame["main_place_lon"] = frame["centre_lon"]
+    frame["main_place_source"] = np.where(
+        frame["centre_source"] == "nls_mtk_municipal_centre", "NLS municipal centre", "GeoNames place"
+    )
+    frame["county"] = frame["region"]
+    return frame.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def read_fi_postcode_areas(data_dir: Path, municipalities: pd.DataFrame) -> pd.DataFrame:
+    """The 3,024 postcode areas (Paavo 2022 population), with their municipality and region."""
+    path = data_dir / "fi_postcode_areas.csv"
+    frame = pd.read_csv(path, dtype={"postcode": str, "municipality_code": str}, encoding="utf-8")
+    if len(frame) != FI_POSTCODE_AREAS:
+        raise SystemExit(f"{path}: expected {FI_POSTCODE_AREAS} postcode areas, found {len(frame)}")
+    by_code = municipalities.set_index("code")
+    unknown = sorted(set(frame["municipality_code"]) - set(by_code.index))
+    if unknown:
+        raise SystemExit(f"{path}: municipality codes not in fi_municipalities.csv: {unknown}")
+    frame = frame.rename(columns={"postcode": "code", "population_2022": "population"})
+    frame["municipality"] = by_code.loc[frame["municipality_code"], "name"].to_numpy()
+    frame["county"] = by_code.loc[frame["municipality_code"], "region"].to_numpy()
+    return frame.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def centres(municipalities: pd.DataFrame) -> pd.DataFrame:
+    """The municipal centres' lat and lon."""
+    return pd.DataFrame({"lat": municipalities["main_place_lat"], "lon": municipalities["main_place_lon"]})
+
+
+def remote_pairs(areas: pd.DataFrame, sites: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
+    """(area, agency) pairs with no site surely within the agency's limit (2 % margin)."""
+    dist = distances_km(areas, sites)
+    return pd.DataFrame(
+        {a.agency_id: ~reachable(dist, agency_limit(a)).any(axis=1) for a in agencies}, index=areas["code"]
+    )
+
+
+def demand_sheet(remote: pd.DataFrame, areas: pd.DataFrame, agencies: Sequence[AgencySpec]) -> pd.DataFrame:
+    """Zero visits for the remote pairs of areas with residents, agency by agency."""
+    populated = areas["population"].to_numpy() > 0
+    rows = [
+        {"area_id": code, "agency_id": a.agency_id, "visits": 0, "note": FI_REMOTE_NOTE.format(limit=agency_limit(a))}
+        for a in agencies
+        for code in areas["code"][remote[a.agency_id].to_numpy() & populated]
+    ]
+    return pd.DataFrame(rows, columns=["area_id", "agency_id", "visits", "note"])
+
+
+def fi_presence(
+    municipalities: pd.DataFrame, areas: pd.DataFrame, visits: pd.DataFrame
+) -> tuple[list[list[str]], list[str]]:
+    """Today's agencies at each municipal centre, and why (the `basis` column)."""
+    rank = municipalities["population"].rank(method="first", ascending=False).to_numpy()
+    by_rank = [[a for a in FI_AGENCY_ORDER if r <= FI_PRESENCE_RANK[a]] for r in rank]
+    hosts = ensure_agency_reach(by_rank, centres(municipalities), areas, visits, FI_AGENCIES, FI_AGENCY_ORDER)
+    basis = []
+    for ranked, now in zip(by_rank, hosts):
+        added = [a for a in now if a not in ranked]
+        parts = [f"{', '.join(ranked)} by population rank"] if ranked else []
+        if added:
+            parts.append(f"{', '.join(added)} added: no other site of the agency within its limit")
+        basis.append("assumed joint service point: " + "; ".join(parts) if parts else "")
+    return hosts, basis
+
+
+def build_finland(
+    municipalities: pd.DataFrame, areas: pd.DataFrame
+) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """All sheets of finland.xlsx and the figures reported about it."""
+    agencies = FI_AGENCIES
+    remote = remote_pairs(areas, centres(municipalities), agencies)
+    visits = visits_by_area(areas, agencies).mask(remote, 0.0)
+    hosts, basis = fi_presence(municipalities, areas, visits)
+    existing = np.array([bool(ids) for ids in hosts])
+    present = municipalities[existing]
+    offices = pd.DataFrame(
+        {
+            "site_id": "S" + present["code"],
+            "name": present["main_place"],
+            "municipality_code": present["code"],
+            "municipality": present["name"],
+            "population": present["population"],
+            "lat": present["main_place_lat"],
+            "lon": present["main_place_lon"],
+            "coordinates": present["main_place_source"],
+            "basis": [b for b, e in zip(basis, existing) if e],
+            "agencies_now": [ids for ids, e in zip(hosts, existing) if e],
+        }
+    ).reset_index(drop=True)
+    offices = size_offices(offices, areas, visits, agencies, FINLAND)
+    candidates = candidate_rows(municipalities, set(offices["municipality_code"]), FINLAND, FI_CANDIDATE_BASIS)
+    today = todays_network(offices, areas, visits, agencies)
+    sheets = {
+        "settings": settings_sheet(common_settings(FINLAND, FI_BUDGET_ANNUAL, FI_BUDGET_ONE_OFF, mip_gap=FI_MIP_GAP)),
+        "agencies": agencies_sheet(agencies),
+        "areas": areas_sheet(areas, extra=("municipality_code", "municipality")),
+        "sites": sites_sheet(offices, candidates),
+        "demand": demand_sheet(remote, areas, agencies),
+    }
+    populated = areas["population"].to_numpy() > 0
+    population = areas["population"].to_numpy()
+    hosting = {a: float(sum(a in ids for ids in hosts)) for a in FI_AGENCY_ORDER}
+    report = {
+        **today,
+        "areas": float(len(areas)),
+        "areas_without_residents": float((~populated).sum()),
+        "population": float(areas["population"].sum()),
+        "sites": float(len(sheets["sites"])),
+        "existing": float(len(offices)),
+        "candidates": float(len(candidates)),
+        **{f"sites_with_{a}_today": n for a, n in hosting.items()},
+        **{f"sites_with_{a}_by_reach": n - FI_PRESENCE_RANK[a] for a, n in hosting.items()},
+        **{f"remote_areas_{a}": float((remote[a].to_numpy() & populated).sum()) for a in FI_AGENCY_ORDER},
+        **{f"remote_residents_{a}": float(population[remote[a].to_numpy()].sum()) for a in FI_AGENCY_ORDER},
+        "budget_annual": FI_BUDGET_ANNUAL,
+        "budget_one_off": FI_BUDGET_ONE_OFF,
+        "desks_existing": float(offices["desks"].sum()),
     }
     return sheets, report
 
@@ -948,12 +1254,15 @@ def pin_timestamps(xlsx: bytes) -> bytes:
 def print_report(title: str, report: dict[str, float]) -> None:
     print(f"{title}:")
     for key, value in report.items():
-        print(f"  {key:28s} {value:>16,.1f}")
+        print(f"  {key:28s} {'(blank)' if value is None else format(value, ',.1f'):>16s}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with se_municipalities.csv")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA_DIR,
+        help="folder with se_municipalities.csv, fi_municipalities.csv and fi_postcode_areas.csv",
+    )
     parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "inputs", help="where to write the workbooks")
     args = parser.parse_args(argv)
     municipalities = read_municipalities(args.data)
@@ -961,8 +1270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo, demo_report = build_demo(municipalities)
     write_workbook(sweden, args.out_dir / "sweden.xlsx")
     write_workbook(demo, args.out_dir / "demo.xlsx")
+    fi_municipalities = read_fi_municipalities(args.data)
+    finland, finland_report = build_finland(fi_municipalities, read_fi_postcode_areas(args.data, fi_municipalities))
+    write_workbook(finland, args.out_dir / "finland.xlsx")
     print_report(f"wrote {args.out_dir / 'sweden.xlsx'}", sweden_report)
     print_report(f"wrote {args.out_dir / 'demo.xlsx'}", demo_report)
+    print_report(f"wrote {args.out_dir / 'finland.xlsx'}", finland_report)
     return 0
 
 
