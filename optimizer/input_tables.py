@@ -19,15 +19,9 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputError, InputProblem
-from .workbook import AGENCIES, SETTINGS_SHEET, SHEET_BY_NAME, SITES, write_input_workbook
+from .workbook import AGENCIES, SETTINGS_SHEET, SHEET_BY_NAME, SITES, is_blank, write_input_workbook
 
 Sheets = dict[str, pd.DataFrame]
-
-
-def _blank(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value) or (
-        isinstance(value, str) and not value.strip()
-    )
 
 
 def _is_number(value: object) -> bool:
@@ -35,7 +29,7 @@ def _is_number(value: object) -> bool:
 
 
 def _as_text(value: object) -> object:
-    if _blank(value):
+    if is_blank(value):
         return None
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -61,8 +55,8 @@ def editable(frame: pd.DataFrame, sheet_name: str) -> pd.DataFrame:
     out = {}
     for column in frame.columns:
         values = frame[column]
-        if _numeric_kind(sheet_name, column) and all(_blank(v) or _is_number(v) for v in values):
-            out[column] = pd.to_numeric(values.map(lambda v: None if _blank(v) else v), errors="coerce").astype(
+        if _numeric_kind(sheet_name, column) and all(is_blank(v) or _is_number(v) for v in values):
+            out[column] = pd.to_numeric(values.map(lambda v: None if is_blank(v) else v), errors="coerce").astype(
                 "float64"
             )
         else:
@@ -104,7 +98,7 @@ def apply_edits(frame: pd.DataFrame, edits: Mapping[str, Any]) -> pd.DataFrame:
 
 def _fits(column: pd.Series, value: object) -> bool:
     """Whether the column's type holds the value; a number column given text becomes text."""
-    if _blank(value) or not pd.api.types.is_float_dtype(column):
+    if is_blank(value) or not pd.api.types.is_float_dtype(column):
         return True
     try:
         float(value)  # type: ignore[arg-type]
@@ -115,7 +109,7 @@ def _fits(column: pd.Series, value: object) -> bool:
 
 def _cell(column: pd.Series, value: object) -> object:
     """A value typed into a grid, in the column's type (a cleared cell is blank)."""
-    if _blank(value):
+    if is_blank(value):
         return float("nan") if pd.api.types.is_float_dtype(column) else pd.NA
     if pd.api.types.is_float_dtype(column):
         return float(value)
@@ -131,7 +125,7 @@ def setting(sheets: Mapping[str, pd.DataFrame], key: str) -> object:
     if frame is None or "key" not in frame or "value" not in frame:
         return None
     rows = frame.index[frame["key"].astype("string").str.strip() == key]
-    return None if not len(rows) or _blank(frame.at[rows[0], "value"]) else frame.at[rows[0], "value"]
+    return None if not len(rows) or is_blank(frame.at[rows[0], "value"]) else frame.at[rows[0], "value"]
 
 
 def with_setting(sheets: Mapping[str, pd.DataFrame], key: str, value: object) -> Sheets:

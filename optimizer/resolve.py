@@ -33,7 +33,7 @@ from models import build_model
 
 from .instance import Instance
 from .problem import Problem
-from .solve import Solution, current_watcher, optimal_message, stopped_message
+from .solve import Solution, current_watcher, hand_start, optimal_message, stopped_message
 
 _INF = highspy.kHighsInf
 # The settings a budget move changes, and the model's rows that hold them.
@@ -168,10 +168,7 @@ class Resolver:
         h.setOptionValue("time_limit", max(time_limit_s, 0.05))
         h.setOptionValue("mip_rel_gap", gap)
         if start is not None:
-            given = highspy.HighsSolution()
-            given.col_value = start.tolist()
-            given.value_valid = True
-            h.setSolution(given)
+            hand_start(h, start)
         watcher = current_watcher()
         best = [_INF]  # the callback's data carries no valid primal bound at every call
 

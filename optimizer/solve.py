@@ -152,6 +152,14 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) and abs(value) < highspy.kHighsInf else None
 
 
+def hand_start(model: highspy.Highs, values: np.ndarray) -> None:
+    """Give HiGHS a plan (a value per column) to start its search from."""
+    start = highspy.HighsSolution()
+    start.col_value = values.tolist()
+    start.value_valid = True
+    model.setSolution(start)
+
+
 class _Highs(Highs):
     """Pyomo's in-memory HiGHS interface with what it lacks: a MIP start and a watcher.
 
@@ -182,10 +190,7 @@ class _Highs(Highs):
             values = np.zeros(len(self._pyomo_var_to_solver_var_map))
             for var_id, column in self._pyomo_var_to_solver_var_map.items():
                 values[column] = self._vars[var_id][0].value or 0.0
-            start = highspy.HighsSolution()
-            start.col_value = values.tolist()
-            start.value_valid = True
-            self._solver_model.setSolution(start)
+            hand_start(self._solver_model, values)
         except AttributeError:
             pass
 

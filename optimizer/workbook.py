@@ -237,7 +237,7 @@ class _Invalid(ValueError):
     """A cell that cannot be used; the message completes "column 'x': ..."."""
 
 
-def _blank(value: object) -> bool:
+def is_blank(value: object) -> bool:
     """Nothing in the cell; an edited table in the app shows a cleared cell as NaN or NA."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return True
@@ -406,7 +406,7 @@ def _hint(wanted: str, found: Sequence[str], what: str) -> str:
 
 def _locate(sheet: Sheet, header: Sequence[object]) -> tuple[dict[str, int], list[InputProblem]]:
     """Where each of the sheet's columns is; headers are compared after stripping spaces."""
-    names = ["" if _blank(cell) else str(cell).strip() for cell in header]
+    names = ["" if is_blank(cell) else str(cell).strip() for cell in header]
     positions: dict[str, int] = {}
     problems = []
     for column in sheet.columns:
@@ -435,7 +435,7 @@ def _parse_row(
     problems = []
     for column, index in positions:
         cell = cells[index] if index < len(cells) else None
-        if not _blank(cell):
+        if not is_blank(cell):
             filled.add(column.name)
             try:
                 values[column.name] = parse_cell(column, cell)
@@ -463,7 +463,7 @@ def _read_table(sheet: Sheet, lines: Sequence[Sequence[object]]) -> tuple[Table,
     positions = [(sheet.column(name), index) for name, index in located.items()]
     rows = []
     for number, cells in enumerate(lines[1:], start=2):
-        if all(_blank(cell) for cell in cells):
+        if all(is_blank(cell) for cell in cells):
             continue
         row, row_problems = _parse_row(sheet, number, cells, positions)
         rows.append(row)
@@ -503,13 +503,13 @@ def _sheet_frame(lines: Sequence[Sequence[object]]) -> pd.DataFrame:
     Keeping blank rows keeps the numbering: the frame's row k is Excel's row k + 2, so a
     problem found later in the frame points at the same row in the file.
     """
-    while lines and all(_blank(cell) for cell in lines[-1]):
+    while lines and all(is_blank(cell) for cell in lines[-1]):
         lines = lines[:-1]
     if not lines:
         return pd.DataFrame(dtype=object)
     width = max(len(line) for line in lines)
     padded = [list(line) + [None] * (width - len(line)) for line in lines]
-    header = ["" if _blank(cell) else str(cell).strip() for cell in padded[0]]
+    header = ["" if is_blank(cell) else str(cell).strip() for cell in padded[0]]
     return pd.DataFrame(padded[1:], columns=header, dtype=object)
 
 
