@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from .instance import DistanceTable, Instance
-from .pipeline import Stopwatch, plan, prepare
+from .pipeline import Stopwatch, plan, prepare, price
 from .plan import Plan, no_plan
 from .problem import Problem
 from .resolve import Resolver
-from .solve import Solution, Start, price_today, today_key, watched_by
+from .solve import Solution, Start, today_key, watched_by
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["optimizer.background"])
@@ -92,7 +92,7 @@ class _Worker:
     def today_for(self, inst: Instance) -> Future[Solution]:
         key = today_key(inst.problem)
         if self.today is None or self.today[0] != key:
-            self.today = (key, self.pool.submit(price_today, inst))
+            self.today = (key, self.pool.submit(price, inst))
         return self.today[1]
 
     def solve(self, problem: Problem, from_previous: bool) -> Plan:

@@ -15,10 +15,13 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from models.nearest_office import eligible
+
 from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, make_plan
 from .plan_workbook import write_plan
 from .problem import Problem
+from .radius import price_today_nearest, solve_nearest
 from .resolve import Resolver
 from .solve import Solution, Start, price_today, solve
 from .workbook import read_problem
@@ -50,6 +53,17 @@ def prepare(problem: Problem, table: DistanceTable | None = None) -> Instance:
     return build_instance(problem, table)
 
 
+def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
+    """The plan's solution: by the radius formulation when people go to the nearest office, else the general model."""
+    solution = solve_nearest(inst, start) if eligible(inst) else None
+    return solution if solution is not None else solve(inst, start)
+
+
+def price(inst: Instance) -> Solution:
+    """Today's network priced, without a model when people go to the nearest office."""
+    return price_today_nearest(inst) if eligible(inst) else price_today(inst)
+
+
 def plan(
     inst: Instance,
     watch: Stopwatch | None = None,
@@ -69,10 +83,10 @@ def plan(
     """
     watch = watch or Stopwatch()
     with ProcessPoolExecutor(max_workers=1) if with_today and today is None else nullcontext() as pool:
-        pricing = pool.submit(price_today, inst) if pool else today
+        pricing = pool.submit(price, inst) if pool else today
         solution = resolver.resolve(inst) if resolver is not None and resolver.serves(inst) else None
         if solution is None:
-            solution = solve(inst, start)
+            solution = solve_instance(inst, start)
             watch.add("build", solution.build_seconds)
         watch.add("solve", solution.seconds)
         if isinstance(pricing, Future):

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.orlib import cap_tables, pmed_tables, read_cap, read_optima, read_pmed
+from optimizer.instance import build_instance
+from optimizer.orlib import cap_tables, instance_problem, pmed_tables, read_cap, read_instance, read_optima, read_pmed
 from optimizer.pipeline import solve_workbook
+from optimizer.solve import solve
 from optimizer.workbook import write_input_workbook
 
 ORLIB = Path(__file__).resolve().parents[1] / "benchmarks" / "orlib"
@@ -41,3 +43,13 @@ def test_published_optimum_through_the_workbook(name, tmp_path):
     assert plan.status == "optimal"
     assert plan.figures["objective"] == pytest.approx(OPTIMA[name], rel=1e-7)
     assert (tmp_path / f"{name}_plan.xlsx").exists()
+
+
+@pytest.mark.parametrize("path", ["extended/cap41.txt", "extended/cap64.txt", "cap71.txt", "pmed1.txt"])
+def test_the_general_model_reaches_the_published_optimum_too(path):
+    """The pipeline solves uncapacitated instances by the radius formulation (`optimizer.radius`);
+    the general model must stay exact on them as well as on instances whose capacities bind."""
+    inst = build_instance(instance_problem(read_instance(ORLIB / path)))
+    solution = solve(inst)
+    assert solution.status == "optimal"
+    assert solution.objective == pytest.approx(read_optima(ORLIB / "optima.csv")[Path(path).stem], rel=1e-7)
