@@ -48,7 +48,7 @@ def one(n_areas: int, n_sites: int, time_limit_s: float) -> dict:
         with watch.stage("write"):
             write_plan(result, problem, Path(folder) / "plan.xlsx")
     return {
-        "areas": n_areas, "sites": n_sites, "agencies": inst.n_agencies, "x": len(inst.triples),
+        "areas": n_areas, "sites": n_sites, "agencies": inst.n_agencies, "x": len(inst.k_area),
         "seconds": {stage: watch.seconds.get(stage, 0.0) for stage in STAGES},
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "status": result.status, "gap": result.solution.mip_gap,

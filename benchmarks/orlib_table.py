@@ -1,7 +1,7 @@
 """Solve every vendored OR-Library instance with the engine's own model and compare with the published optima.
 
     .venv/bin/python benchmarks/orlib_table.py [--only cap|pmed] [--max-seconds 300]
-        [--csv PATH] [--workbook cap71,cap41,pmed1] [NAME ...]
+        [--csv PATH] [--workbook cap71,cap41,pmed1] [--spopt] [NAME ...]
 
 Each instance (`benchmarks/orlib/*.txt` and `benchmarks/orlib/extended/*.txt`) is read by
 `optimizer.orlib`, built as a `Problem` in memory (`instance_problem`, the same problem the
@@ -15,6 +15,14 @@ proven gap above zero and may not match.
 The instances named by `--workbook` are also solved the way a user does it: the input
 workbook is written, read back (`read_problem`, with all its validation) and solved; the
 `workbook s` column is that whole round trip.
+
+With `--spopt` each p-median instance is also solved, right after the engine and with the
+same time limit, by PySAL spopt's `PMedian` with HiGHS through PuLP
+(`benchmarks/spopt_runner.py`; needs `pip install -e '.[bench]'`).  spopt has no model
+with opening costs, so the cap instances get no spopt run.  `spopt s` is from building
+spopt's model to its solved result; `ratio` is `spopt s` over the engine's `build s` plus
+`solve s` plus the plan's tables (its `seconds` less `read s`), so both start from the same
+instance in memory.
 
 Columns: `size` is warehouses x customers (cap) or nodes/edges (pmed); `p / capacity` is
 the number of medians or the warehouses' capacity (58268 = the total demand, so
@@ -32,12 +40,14 @@ import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from optimizer.orlib import (  # noqa: E402
     CapInstance,
+    PMedInstance,
     instance_paths,
     instance_problem,
     instance_tables,
@@ -46,6 +56,9 @@ from optimizer.orlib import (  # noqa: E402
 )
 from optimizer.pipeline import plan, prepare  # noqa: E402
 from optimizer.workbook import read_problem, write_input_workbook  # noqa: E402
+
+if TYPE_CHECKING:
+    from benchmarks.spopt_runner import SpoptResult
 
 ORLIB = ROOT / "benchmarks" / "orlib"
 FOLDERS = (ORLIB, ORLIB / "extended")
@@ -69,6 +82,18 @@ class Row:
     solve_s: float = 0.0
     workbook_s: float | None = None
     workbook_engine: float | None = None
+    spopt_s: float | None = None
+    spopt_objective: float | None = None
+    spopt_status: str = ""
+
+    @property
+    def engine_in_memory_s(self) -> float:
+        """The engine's seconds from the instance in memory, the span spopt's seconds cover."""
+        return self.seconds - self.read_s
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.spopt_s is None else self.spopt_s / self.engine_in_memory_s
 
 
 def describe(inst, path: Path) -> tuple[str, str]:
@@ -151,10 +176,16 @@ COLUMNS = (
     ("seconds", 8, ">"),
     ("workbook s", 10, ">"),
 )
+SPOPT_COLUMNS = (
+    ("spopt s", 8, ">"),
+    ("spopt match", 11, ">"),
+    ("ratio", 6, ">"),
+)
 
 
 def line(values: list[str]) -> str:
-    return "  ".join(f"{v:{align}{width}}" for v, (_, width, align) in zip(values, COLUMNS))
+    """One table line; without `--spopt` the values stop before the spopt columns and so does the line."""
+    return "  ".join(f"{v:{align}{width}}" for v, (_, width, align) in zip(values, COLUMNS + SPOPT_COLUMNS))
 
 
 def show_gap(gap: float | None) -> str:
@@ -164,7 +195,13 @@ def show_gap(gap: float | None) -> str:
     return "0" if gap < 1e-9 else f"{gap:.1e}"
 
 
-def show(row: Row) -> str:
+def show_spopt(row: Row) -> list[str]:
+    if row.spopt_s is None:
+        return ["-", "-", "-"]
+    return [f"{row.spopt_s:.2f}", "yes" if matches(row.spopt_objective, row.published) else "no", f"{row.ratio:.2f}"]
+
+
+def show(row: Row, spopt: bool) -> str:
     return line([
         row.instance,
         row.size,
@@ -178,7 +215,34 @@ def show(row: Row) -> str:
         f"{row.solve_s:.2f}",
         f"{row.seconds:.2f}",
         fmt(row.workbook_s, ".2f"),
-    ])
+    ] + (show_spopt(row) if spopt else []))
+
+
+def load_spopt() -> Callable[[PMedInstance, float], SpoptResult]:
+    """`solve_with_spopt`, imported only for `--spopt` because spopt is an optional extra."""
+    try:
+        from benchmarks.spopt_runner import solve_with_spopt
+    except ImportError as e:
+        sys.exit(f"--spopt needs spopt and PuLP ({e}): pip install -e '.[bench]'")
+    return solve_with_spopt
+
+
+def print_spopt_totals(rows: list[Row]) -> None:
+    """Totals over the instances spopt solved, so the ratio compares the same work."""
+    solved = [r for r in rows if r.spopt_s is not None]
+    if not solved:
+        return
+    spopt_s = sum(r.spopt_s for r in solved)
+    engine_s = sum(r.engine_in_memory_s for r in solved)
+    matched = sum(matches(r.spopt_objective, r.published) for r in solved)
+    print(
+        f"spopt: {len(solved)} instances, {matched} match the published optimum, {spopt_s:.1f} s against the "
+        f"engine's {engine_s:.1f} s from the instance in memory, ratio {spopt_s / engine_s:.2f}"
+    )
+    missed = [f"{r.instance} ({r.spopt_status}, {fmt(r.spopt_objective, ',.3f')})" for r in solved
+              if not matches(r.spopt_objective, r.published)]
+    if missed:
+        print("spopt not matched: " + ", ".join(missed))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         default="cap71,cap41,pmed1",
         help="comma-separated instances also solved through a written and re-read workbook ('' for none)",
     )
+    parser.add_argument("--spopt", action="store_true", help="also solve each p-median instance with PySAL spopt")
     args = parser.parse_args(argv)
+    solve_with_spopt = load_spopt() if args.spopt else None
 
     optima = read_optima(ORLIB / "optima.csv")
     paths = [p for p in instance_paths(*FOLDERS) if p.stem in optima]
@@ -206,23 +272,29 @@ def main(argv: list[str] | None = None) -> int:
     via_workbook = {name for name in args.workbook.split(",") if name}
 
     print(f"time limit {args.max_seconds:g} s per instance; match = within {MATCH_RTOL:g} relative", flush=True)
-    print(line([name for name, _, _ in COLUMNS]), flush=True)
+    print(line([name for name, _, _ in COLUMNS + (SPOPT_COLUMNS if args.spopt else ())]), flush=True)
     rows: list[Row] = []
     started = time.perf_counter()
     for path in paths:
         row = solve_direct(path, optima[path.stem], args.max_seconds)
         if path.stem in via_workbook:
             row.workbook_s, row.workbook_engine = solve_workbook_path(path, args.max_seconds)
+        inst = read_instance(path) if solve_with_spopt else None
+        if isinstance(inst, PMedInstance):
+            spopt = solve_with_spopt(inst, args.max_seconds)
+            row.spopt_s, row.spopt_objective, row.spopt_status = spopt.seconds, spopt.objective, spopt.status
         rows.append(row)
-        print(show(row), flush=True)
+        print(show(row, args.spopt), flush=True)
     wall = time.perf_counter() - started
 
     matched = sum(r.match for r in rows)
     proven = sum(r.status == "optimal" for r in rows)
     print(
         f"total: {len(rows)} instances, {matched} match the published optimum, {proven} proven optimal, "
-        f"{sum(r.seconds for r in rows):.1f} s solving ({wall:.1f} s wall clock with the workbook runs)"
+        f"{sum(r.seconds for r in rows):.1f} s solving ({wall:.1f} s wall clock with the workbook"
+        f"{' and spopt' if args.spopt else ''} runs)"
     )
+    print_spopt_totals(rows)
     missed = [r.instance for r in rows if not r.match]
     if missed:
         print("not matched: " + ", ".join(missed))

@@ -7,14 +7,14 @@ area simply goes to the nearest office of each agency.  The assignment x[i, j, a
 needs no variables of its own: for each demand pair (i, a) with distinct admissible
 distances D^1 < D^2 < ... < D^G, one continuous variable per level,
 
-    w[i, a, k] >= 1 - sum_{j : d_ij <= D^k} z[j, a]        (k = 1 .. G - 1)
+    w[i, a, k] >= w[i, a, k - 1] - sum_{j : d_ij = D^k} z[j, a]     (k = 1 .. G - 1, w[i, a, 0] = 1)
 
 is 1 exactly when no office of a lies within D^k, and the travel cost of the pair is
 t^1 + sum_k (t^{k+1} - t^k) w[i, a, k] with t^k = travel_cost_per_km v_ia D^k.  This is the
-formulation of Cornuéjols, Nemhauser and Wolsey (1980) as García, Labbé and Marín (2011)
-use it for large p-median problems: its LP bound equals that of the strong x <= z model,
-but a pair needs rows only up to the distance of its nearest office, and equal distances
-share a row.  `models/office_network.py` remains the general model; this one is checked
+radius formulation that García, Labbé and Marín (2011) use for large p-median problems,
+in the chained form of Elloumi (2010): its LP bound is at least that of the strong x <= z
+model, a pair needs rows only up to the distance of its nearest office, equal distances
+share a row, and each triple appears in one row.  `models/office_network.py` remains the general model; this one is checked
 against it on random instances (`tests/test_nearest_office.py`).
 
 The levels kept per pair (`depth`) may stop short of the last one.  The model then
@@ -119,7 +119,6 @@ def demand_levels(inst: Instance) -> Levels:
 class Columns:
     n_sites: int
     n_agencies: int
-    n_w: int
 
     def y(self, j):
         return j
@@ -130,10 +129,6 @@ class Columns:
     @property
     def w0(self) -> int:
         return self.n_sites * (1 + self.n_agencies)
-
-    @property
-    def count(self) -> int:
-        return self.w0 + self.n_w
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,35 +163,75 @@ def presence_needs_site(c: Columns) -> Rows:
                  np.concatenate([np.ones(len(j)), -np.ones(len(j))]), np.full(len(j), -_INF), 0.0)
 
 
-def _prefix_rows(inst: Instance, lv: Levels, c: Columns, pairs: np.ndarray, ends: np.ndarray) -> tuple:
-    """Entries z[j, a] for the `ends[r]` nearest triples of pair `pairs[r]`, one row r each."""
-    rows = np.repeat(np.arange(len(pairs)), ends)
-    within = np.arange(ends.sum()) - np.repeat(np.cumsum(ends) - ends, ends)
-    triple = lv.order[np.repeat(lv.start[pairs], ends) + within]
+def _level_entries(inst: Instance, lv: Levels, c: Columns, pairs: np.ndarray, k: np.ndarray) -> tuple:
+    """Entries z[j, a] for the triples at level k[r] of pair pairs[r] (d_ij = D^k), one row r each."""
+    at = lv.first[pairs] + k
+    end = lv.level_end[at]
+    begin = np.where(k > 0, lv.level_end[at - 1], 0)
+    count = end - begin
+    rows = np.repeat(np.arange(len(pairs)), count)
+    within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    triple = lv.order[np.repeat(lv.start[pairs] + begin, count) + within]
     return rows, c.z(inst.k_site[triple], inst.k_agency[triple])
 
 
-def served_within_limit(inst: Instance, lv: Levels, c: Columns) -> Rows:
-    """sum_{j : (i, j, a) in K} z[j, a] >= 1: some office of a within the limit of every demand pair."""
-    pairs = np.arange(lv.n_pairs)
-    rows, cols = _prefix_rows(inst, lv, c, pairs, np.diff(lv.start))
-    return _rows(rows, cols, np.ones(len(cols)), np.ones(lv.n_pairs), _INF)
+def _chain(pairs: np.ndarray, k: np.ndarray, w: np.ndarray, deepest: np.ndarray) -> np.ndarray:
+    """The column of w[i, a, k - 1] for each new row (-1 at level 0): the row before it in the
+    batch, or the pair's deepest w already in the model (`deepest`)."""
+    same_pair = np.r_[False, pairs[1:] == pairs[:-1]]
+    return np.where(same_pair, np.r_[-1, w[:-1]], np.where(k > 0, deepest[pairs], -1))
 
 
-def level_rows(lv: Levels, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (pair, level) of every w row that `depth` keeps: levels 0 .. depth[p] - 1 of pair p."""
-    pairs = np.repeat(np.arange(lv.n_pairs), depth)
-    k = np.arange(depth.sum()) - np.repeat(np.cumsum(depth) - depth, depth)
+def _chained_rows(rows, cols, n: int, w: np.ndarray | None, before: np.ndarray) -> Rows:
+    """sum z (+ w) - w_before >= 0, or >= 1 where there is no w before (w_before = 1)."""
+    r = np.arange(n)
+    has_before = before >= 0
+    parts_row, parts_col, parts_value = [rows], [cols], [np.ones(len(cols))]
+    if w is not None:
+        parts_row.append(r), parts_col.append(w), parts_value.append(np.ones(n))
+    parts_row.append(r[has_before]), parts_col.append(before[has_before]), parts_value.append(-np.ones(has_before.sum()))
+    return _rows(np.concatenate(parts_row), np.concatenate(parts_col), np.concatenate(parts_value),
+                 np.where(has_before, 0.0, 1.0), _INF)
+
+
+def served_within_limit(inst: Instance, lv: Levels, c: Columns, pairs: np.ndarray, deepest: np.ndarray) -> Rows:
+    """sum_{j : d_ij = D^G} z[j, a] >= w[i, a, G - 1]: an office at the last level when none is nearer.
+
+    With the rows of `beyond_level` this says some office of a lies within the limit of the
+    pair.  Only pairs with every level kept need it: for the others, a plan with no office in
+    reach shows as short (`optimizer.radius`) and the pair is deepened until it has it.
+    """
+    rows, cols = _level_entries(inst, lv, c, pairs, lv.n_levels[pairs] - 1)
+    return _chained_rows(rows, cols, len(pairs), None, deepest[pairs])
+
+
+def level_rows(lv: Levels, depth: np.ndarray, since: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The (pair, level) of every w row for levels since[p] .. depth[p] - 1 of pair p, pair by pair."""
+    count = depth - since
+    pairs = np.repeat(np.arange(lv.n_pairs), count)
+    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.broadcast_to(since, depth.shape)[pairs]
     return pairs, k
 
 
-def beyond_level(inst: Instance, lv: Levels, c: Columns, depth: np.ndarray) -> Rows:
-    """w[i, a, k] + sum_{j : d_ij <= D^k} z[j, a] >= 1: w is 1 when no office of a is that near."""
-    pairs, k = level_rows(lv, depth)
-    rows, cols = _prefix_rows(inst, lv, c, pairs, lv.level_end[lv.first[pairs] + k])
-    w_rows = np.arange(len(pairs))
-    return _rows(np.concatenate([rows, w_rows]), np.concatenate([cols, c.w0 + w_rows]),
-                 np.ones(len(rows) + len(w_rows)), np.ones(len(pairs)), _INF)
+def beyond_level(inst: Instance, lv: Levels, c: Columns, pairs: np.ndarray, k: np.ndarray, w: np.ndarray,
+                 deepest: np.ndarray) -> Rows:
+    """w[i, a, k] >= w[i, a, k - 1] - sum_{j : d_ij = D^k} z[j, a], with w[i, a, -1] = 1.
+
+    So w[i, a, k] >= 1 - sum_{j : d_ij <= D^k} z[j, a]: w is 1 when no office of a is that
+    near.  Chained level by level (Elloumi 2010) rather than written with every nearer site
+    (García, Labbé and Marín 2011), each triple appears in one row: at national scale the
+    prefix form has 20 times the nonzeros.  Row r is level k[r] of pair pairs[r], with its w
+    in column w[r]; `deepest` holds each pair's deepest w already in the model (-1: none).
+    """
+    rows, cols = _level_entries(inst, lv, c, pairs, k)
+    return _chained_rows(rows, cols, len(pairs), w, _chain(pairs, k, w, deepest))
+
+
+def level_costs(inst: Instance, lv: Levels, pairs: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The cost of w[i, a, k]: t^{k+1} - t^k, the travel saved by an office within D^k."""
+    t = pair_travel(inst, lv)
+    at = lv.first[pairs] + k
+    return t[at + 1] - t[at]
 
 
 def office_count(inst: Instance, c: Columns) -> Rows | None:
@@ -277,51 +312,125 @@ def objective(inst: Instance, lv: Levels, c: Columns, depth: np.ndarray) -> tupl
     annual, annual_constant = annual_coefficients(inst, c)
     one_off, one_off_constant = one_off_coefficients(inst, c)
     years = inst.problem.settings.amortization_years
-    t = pair_travel(inst, lv)
-    pairs, k = level_rows(lv, depth)
-    at = lv.first[pairs] + k
-    cost = np.concatenate([annual + one_off / years, t[at + 1] - t[at]])
-    return cost, annual_constant + one_off_constant / years + float(t[lv.first].sum())
+    cost = np.concatenate([annual + one_off / years, level_costs(inst, lv, *level_rows(lv, depth))])
+    nearest_travel = float(pair_travel(inst, lv)[lv.first].sum())
+    return cost, annual_constant + one_off_constant / years + nearest_travel
 
 
-def site_bounds(inst: Instance, c: Columns) -> tuple[np.ndarray, np.ndarray]:
+def site_bounds(inst: Instance, c: Columns, n_w: int) -> tuple[np.ndarray, np.ndarray]:
     """0 <= every column <= 1 (w never needs more), with y fixed where a site is forced."""
-    lower, upper = np.zeros(c.count), np.ones(c.count)
+    lower, upper = np.zeros(c.w0 + n_w), np.ones(c.w0 + n_w)
     for j, site in enumerate(inst.problem.sites):
         if site.force is not None:
             lower[j] = upper[j] = 1.0 if site.force == "open" else 0.0
     return lower, upper
 
 
-def build_highs(inst: Instance, lv: Levels, depth: np.ndarray) -> tuple[highspy.Highs, Columns]:
-    """The model with `depth[p]` levels for pair p, passed to a new HiGHS object."""
-    c = Columns(inst.n_sites, inst.n_agencies, int(depth.sum()))
-    blocks = [
-        presence_needs_site(c),
-        served_within_limit(inst, lv, c),
-        beyond_level(inst, lv, c, depth),
-        office_count(inst, c),
-        *agency_budget(inst, c),
-        annual_budget(inst, c),
-        one_off_budget(inst, c),
-    ]
-    blocks = [b for b in blocks if b is not None]
+class RadiusModel:
+    """The model in one HiGHS object with the levels kept so far, deepened in place.
+
+    Deepening adds columns and rows and changes nothing already there, so HiGHS re-solves
+    the LP relaxation from its last basis.  `w_pair` and `w_level` say which pair and level
+    each w column (from `c.w0` on) stands for.
+    """
+
+    def __init__(self, inst: Instance, lv: Levels, depth: np.ndarray):
+        self.inst, self.lv, self.depth = inst, lv, depth.copy()
+        self.c = c = Columns(inst.n_sites, inst.n_agencies)
+        pairs, k = level_rows(lv, depth)
+        w = c.w0 + np.arange(len(pairs))
+        none = np.full(lv.n_pairs, -1)
+        self.deepest = _deepest(none, pairs, w)
+        blocks = [
+            presence_needs_site(c),
+            beyond_level(inst, lv, c, pairs, k, w, none),
+            served_within_limit(inst, lv, c, np.flatnonzero(depth == lv.n_levels - 1), self.deepest),
+            office_count(inst, c),
+            *agency_budget(inst, c),
+            annual_budget(inst, c),
+            one_off_budget(inst, c),
+        ]
+        matrix = rowwise([b for b in blocks if b is not None])
+        cost, constant = objective(inst, lv, c, depth)
+        lower, upper = site_bounds(inst, c, len(pairs))
+        n_cols = len(lower)
+        integrality = np.zeros(n_cols, dtype=np.int32)
+        integrality[: c.w0] = 1
+        self.h = h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.passModel(
+            n_cols, matrix.n_rows, len(matrix.value), int(highspy.MatrixFormat.kRowwise),
+            int(highspy.ObjSense.kMinimize), constant, cost, lower, upper,
+            matrix.lower, matrix.upper, matrix.start, matrix.index, matrix.value, integrality,
+        )
+        self.w_pair, self.w_level = pairs, k
+
+    def deepen(self, depth: np.ndarray) -> None:
+        """Keep levels up to `depth` (never fewer than now): new w columns, their rows, and the
+        limit's row for pairs that now have every level."""
+        inst, lv, c = self.inst, self.lv, self.c
+        pairs, k = level_rows(lv, depth, since=self.depth)
+        first = self.h.getNumCol()
+        self.h.addCols(len(pairs), level_costs(inst, lv, pairs, k), np.zeros(len(pairs)), np.ones(len(pairs)),
+                       0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
+        now_full = np.flatnonzero((depth == lv.n_levels - 1) & (self.depth < lv.n_levels - 1))
+        w = first + np.arange(len(pairs))
+        levels = beyond_level(inst, lv, c, pairs, k, w, self.deepest)
+        self.deepest = _deepest(self.deepest, pairs, w)
+        matrix = rowwise([levels, served_within_limit(inst, lv, c, now_full, self.deepest)])
+        self.h.addRows(matrix.n_rows, matrix.lower, matrix.upper, len(matrix.value), matrix.start[:-1],
+                       matrix.index, matrix.value)
+        self.w_pair = np.concatenate([self.w_pair, pairs])
+        self.w_level = np.concatenate([self.w_level, k])
+        self.depth = np.maximum(self.depth, depth)
+
+    def relax(self, relaxed: bool) -> None:
+        """Make y and z continuous (the LP relaxation) or binary again."""
+        columns = np.arange(self.c.w0, dtype=np.int32)
+        kind = np.full(self.c.w0, 0 if relaxed else 1, dtype=np.uint8)
+        self.h.changeColsIntegrality(self.c.w0, columns, kind)
+
+    def last_w(self, values: np.ndarray) -> np.ndarray:
+        """Per pair, the value of w at its deepest kept level (0 where it keeps none)."""
+        return np.where(self.deepest >= 0, values[self.deepest], 0.0)
+
+    def values_of(self, y: np.ndarray, z: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """A plan as a value per column: w is 1 below the level of the pair's nearest office."""
+        return np.concatenate([y, z.ravel(), self.w_level < level[self.w_pair]]).astype(float)
+
+
+def _deepest(deepest: np.ndarray, pairs: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each pair's deepest w column after adding the rows (pairs, w), pair by pair."""
+    last = np.r_[pairs[1:] != pairs[:-1], True] if len(pairs) else np.zeros(0, dtype=bool)
+    out = deepest.copy()
+    out[pairs[last]] = w[last]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Matrix:
+    """Rows in HiGHS's compressed row-wise form."""
+
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lower)
+
+
+def rowwise(blocks: list[Rows]) -> Matrix:
+    """The blocks one after another, as one row-wise matrix."""
     offsets = np.cumsum([0] + [len(b.lower) for b in blocks])
     row = np.concatenate([b.row + off for b, off in zip(blocks, offsets)])
-    col = np.concatenate([b.col for b in blocks])
-    value = np.concatenate([b.value for b in blocks])
     by_row = np.argsort(row, kind="stable")
-    start = np.searchsorted(row[by_row], np.arange(offsets[-1] + 1)).astype(np.int32)
-    cost, constant = objective(inst, lv, c, depth)
-    lower, upper = site_bounds(inst, c)
-    integrality = np.zeros(c.count, dtype=np.int32)
-    integrality[: c.w0] = 1
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(
-        c.count, int(offsets[-1]), len(value), int(highspy.MatrixFormat.kRowwise), int(highspy.ObjSense.kMinimize),
-        constant, cost, lower, upper,
-        np.concatenate([b.lower for b in blocks]), np.concatenate([b.upper for b in blocks]),
-        start, col[by_row].astype(np.int32), value[by_row], integrality,
+    return Matrix(
+        np.searchsorted(row[by_row], np.arange(offsets[-1] + 1)).astype(np.int32),
+        np.concatenate([b.col for b in blocks])[by_row].astype(np.int32),
+        np.concatenate([b.value for b in blocks])[by_row],
+        np.concatenate([b.lower for b in blocks]),
+        np.concatenate([b.upper for b in blocks]),
     )
-    return h, c

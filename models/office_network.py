@@ -52,7 +52,7 @@ def declare_sets(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.I = pyo.Set(initialize=range(inst.n_areas), ordered=True)
     m.J = pyo.Set(initialize=range(inst.n_sites), ordered=True)
     m.A = pyo.Set(initialize=range(inst.n_agencies), ordered=True)
-    triples = inst.triples
+    triples = inst.triples()
     m.K = pyo.Set(initialize=triples, dimen=3)
     m.d = dict(zip(triples, inst.k_km.tolist()))
     m.v = {(int(i), int(a)): float(inst.visits[i, a]) for i, a in zip(*np.nonzero(inst.visits))}

@@ -116,7 +116,7 @@ class _Worker:
         if self.previous is None or not self.previous[1].has_plan:
             return
         inst, solution = self.previous
-        if len(inst.triples) > _RESOLVER_MAX_TRIPLES:
+        if len(inst.k_area) > _RESOLVER_MAX_TRIPLES:
             self.resolver = None
             return
         if self.resolver is None or not self.resolver.serves(inst):

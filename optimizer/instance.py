@@ -131,10 +131,16 @@ class Instance:
     k_site: np.ndarray
     k_agency: np.ndarray
     k_km: np.ndarray
-    # K as (i, j, a) tuples in the order of the arrays: the model's index and a start's keys.
-    triples: list[tuple[int, int, int]]
     # (J, A): the agency staffs the site today (`agencies_now`).
     present_today: np.ndarray
+
+    def triples(self) -> list[tuple[int, int, int]]:
+        """K as (i, j, a) tuples in the order of the arrays: the Pyomo model's index and a start's keys.
+
+        Made on demand rather than kept: at national scale (8 million triples) the list alone
+        takes gigabytes, and the radius path (`optimizer.radius`) never needs it.
+        """
+        return list(zip(self.k_area.tolist(), self.k_site.tolist(), self.k_agency.tolist()))
 
     @property
     def n_areas(self) -> int:
@@ -181,7 +187,6 @@ def build_instance(problem: Problem, table: DistanceTable | None = None) -> Inst
         table = distance_table(problem, distance_cutoff_km(problem))
     visits = visits_matrix(problem)
     k_area, k_site, k_agency, k_km = admissible_triples(problem, table, visits)
-    triples = list(zip(k_area.tolist(), k_site.tolist(), k_agency.tolist()))
     agencies = problem.agencies
     present_today = np.array([[a.agency_id in s.agencies_now for a in agencies] for s in problem.sites], dtype=bool)
-    return Instance(problem, table, visits, k_area, k_site, k_agency, k_km, triples, present_today)
+    return Instance(problem, table, visits, k_area, k_site, k_agency, k_km, present_today)

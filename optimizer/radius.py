@@ -1,15 +1,22 @@
 """Solving nearest-office problems with the radius formulation (`models.nearest_office`), exactly.
 
-Each pair starts with the levels of its few nearest sites.  Solving that model gives a
-lower bound (pairs whose nearest office lies further are under-priced) and a plan, whose
-true cost follows from sending everyone to the nearest office.  The pairs the plan shows
-to be short get more levels and the model is solved again, from the best plan so far,
-until the best plan is proven within the gap of the bound.  On the p-median instances
-most pairs never need more than a handful of rows, which is where the speed comes from.
+Each pair starts with the levels of its few nearest sites.  A model that keeps fewer levels
+than a pair needs under-prices it, so every solve gives a lower bound, and every plan has
+a true cost: everyone at the nearest office.  So:
+
+1. the LP relaxation is solved and the pairs whose deepest w is still positive are
+   deepened in place, from the last basis, until none is: the bound of the full LP;
+2. if that LP's sites and agencies are already whole, it is the plan;
+3. otherwise the MIP is solved from the best plan so far; pairs its plan shows short are
+   deepened and the MIP solved again, until the best plan is proven within the gap.
+
+On the p-median instances and the national scale series, most pairs never need more than
+a handful of rows, which is where the speed comes from.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import replace
@@ -17,14 +24,20 @@ from dataclasses import replace
 import highspy
 import numpy as np
 
-from models.nearest_office import Columns, Levels, annual_coefficients, build_highs, demand_levels, level_rows
+from models.nearest_office import Columns, Levels, RadiusModel, annual_coefficients, demand_levels
 from models.nearest_office import one_off_coefficients, pair_travel
 
 from .instance import Instance
 from .solve import Solution, Start, current_watcher, hand_start, optimal_message, stopped_message
 
+log = logging.getLogger(__name__)
+
 # Levels each pair starts with; a pair whose plan needs more gets at least twice as many.
 FIRST_LEVELS = 8
+# HiGHS's heuristics that look for plans; proving pmed16 from its optimal plan takes 25 s
+# with them and 15 s without.
+_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost",
+               "mip_heuristic_run_feasibility_jump")
 # HiGHS's own absolute gap: a relative gap of 0 is met by a difference this small.
 _ABS_GAP = 1e-6
 
@@ -42,11 +55,12 @@ def nearest_level(inst: Instance, lv: Levels, z: np.ndarray) -> tuple[np.ndarray
     return nearest, np.where(nearest < len(triples), level, lv.n_levels)
 
 
-def true_cost(inst: Instance, lv: Levels, c: Columns, y: np.ndarray, z: np.ndarray) -> float:
+def true_cost(inst: Instance, lv: Levels, y: np.ndarray, z: np.ndarray) -> float:
     """The plan's objective with everyone at the nearest office (inf when a pair has none)."""
     _, level = nearest_level(inst, lv, z)
     if np.any(level >= lv.n_levels):
         return math.inf
+    c = Columns(inst.n_sites, inst.n_agencies)
     decisions = np.concatenate([y, z.ravel()]).astype(float)
     annual, annual_constant = annual_coefficients(inst, c)
     one_off, one_off_constant = one_off_coefficients(inst, c)
@@ -55,52 +69,137 @@ def true_cost(inst: Instance, lv: Levels, c: Columns, y: np.ndarray, z: np.ndarr
     return float(annual @ decisions + annual_constant + (one_off @ decisions + one_off_constant) / years + travel)
 
 
-def start_values(inst: Instance, lv: Levels, c: Columns, depth: np.ndarray, y, z) -> np.ndarray:
-    """The plan as a value per column of the model with `depth`: w is 1 below the nearest office's level."""
-    _, level = nearest_level(inst, lv, z)
-    pairs, k = level_rows(lv, depth)
-    return np.concatenate([y, z.ravel(), (k < level[pairs])]).astype(float)
-
-
 def first_depth(inst: Instance, lv: Levels, start: Start | None) -> np.ndarray:
     """FIRST_LEVELS per pair, and as many as a given start plan needs to be priced exactly."""
     depth = np.minimum(lv.n_levels - 1, FIRST_LEVELS)
-    if start is not None and start.z.shape == (inst.n_sites, inst.n_agencies):
+    if _fits(inst, start):
         _, level = nearest_level(inst, lv, start.z > 0.5)
         depth = np.maximum(depth, np.minimum(lv.n_levels - 1, level))
     return depth
 
 
-def relaxed_depth(inst: Instance, lv: Levels, depth: np.ndarray) -> np.ndarray:
-    """Deepen until the LP relaxation needs no more levels: its last w is 0 for every pair."""
+def _fits(inst: Instance, start: Start | None) -> bool:
+    return start is not None and start.z.shape == (inst.n_sites, inst.n_agencies)
+
+
+class _Search:
+    """The best plan so far, the best bound so far, and the clock."""
+
+    def __init__(self, inst: Instance, lv: Levels):
+        self.inst, self.lv = inst, lv
+        self.settings = inst.problem.settings
+        self.started = time.perf_counter()
+        self.cost, self.plan, self.lower = math.inf, None, -math.inf
+
+    def offer(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Keep the plan if it is the best so far; returns each pair's nearest level in it."""
+        z = z & y[:, None]
+        cost = true_cost(self.inst, self.lv, y, z)
+        if cost < self.cost:
+            self.cost, self.plan = cost, (y, z)
+        return nearest_level(self.inst, self.lv, z)[1]
+
+    def bound(self, value: float) -> None:
+        if math.isfinite(value):
+            self.lower = max(self.lower, value)
+
+    def proven(self) -> bool:
+        gap = max(self.settings.mip_gap * abs(self.cost), _ABS_GAP * max(1.0, abs(self.cost)))
+        return math.isfinite(self.cost) and self.cost - self.lower <= gap
+
+    def time_left(self) -> float:
+        return self.settings.time_limit_s - (time.perf_counter() - self.started)
+
+    def stopped(self) -> bool:
+        watcher = current_watcher()
+        return self.time_left() <= 0 or (watcher is not None and watcher.should_stop())
+
+    def run(self, model: RadiusModel) -> highspy.HighsModelStatus:
+        """One HiGHS run within the time left, heard by the app's watcher, stopped when it asks."""
+        h = model.h
+        h.setOptionValue("time_limit", max(self.time_left(), 0.05))
+        watcher = current_watcher()
+
+        def check(event) -> None:
+            bound = event.data_out.mip_dual_bound
+            plan = self.cost if math.isfinite(self.cost) else None
+            watcher.progress(plan, max(self.lower, bound) if math.isfinite(bound) else None)
+            event.interrupt(watcher.should_stop())
+
+        if watcher is not None:
+            h.cbMipInterrupt.subscribe(check)
+            h.cbSimplexInterrupt.subscribe(check)
+        try:
+            h.run()
+        finally:
+            if watcher is not None:
+                h.cbMipInterrupt.unsubscribe(check)
+                h.cbSimplexInterrupt.unsubscribe(check)
+        return h.getModelStatus()
+
+    def decisions(self, model: RadiusModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        values = np.array(model.h.getSolution().col_value)
+        c = model.c
+        return values, values[: c.n_sites], values[c.n_sites : c.w0].reshape(c.n_sites, c.n_agencies)
+
+
+def relaxation_bound(search: _Search, model: RadiusModel) -> bool:
+    """Step 1 and 2: deepen the LP until it needs no more levels; offer its plan if it is whole.
+
+    False when the LP has no solution, so that neither has the problem.
+    """
+    model.relax(True)
     while True:
-        h, c = build_highs(inst, lv, depth)
-        h.changeColsIntegrality(c.count, np.arange(c.count, dtype=np.int32), np.zeros(c.count, dtype=np.uint8))
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return depth
-        w = np.array(h.getSolution().col_value)[c.w0 :]
-        last = np.cumsum(depth) - 1
-        short = (depth < lv.n_levels - 1) & (depth > 0) & (w[np.maximum(last, 0)] > 1e-7)
+        status = search.run(model)
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return False
+        if status != highspy.HighsModelStatus.kOptimal:
+            return True
+        values, y, z = search.decisions(model)
+        short = (model.depth < search.lv.n_levels - 1) & (model.last_w(values) > 1e-7)
+        log.debug("LP with %d level rows: %.6g, %d pairs short, %.1f s", len(model.w_level),
+                  model.h.getInfo().objective_function_value, short.sum(), time.perf_counter() - search.started)
+        search.bound(model.h.getInfo().objective_function_value)  # fewer levels, fewer costs: a bound
+        model.h.setOptionValue("presolve", "off")  # from here on, start from the last basis
+        if not short.any() or search.stopped():
+            break
+        model.deepen(np.where(short, np.minimum(search.lv.n_levels - 1, 2 * model.depth), model.depth))
+    whole = np.all(np.abs(values[: model.c.w0] - np.round(values[: model.c.w0])) < 1e-6)
+    if whole:
+        search.offer(y > 0.5, z > 0.5)
+    return True
+
+
+def integer_plan(search: _Search, model: RadiusModel) -> bool:
+    """Step 3: the MIP, deepened where its plan is short, until the best plan is proven.
+
+    False when the MIP has no solution.
+    """
+    model.relax(False)
+    model.h.setOptionValue("mip_rel_gap", search.settings.mip_gap)
+    model.h.setOptionValue("presolve", "off")  # pmed16: 37 s without, 110 s with
+    while not search.proven() and not search.stopped():
+        if search.plan is not None:
+            y, z = search.plan
+            hand_start(model.h, model.values_of(y, z, nearest_level(search.inst, search.lv, z)[1]))
+        for heuristic in _HEURISTICS:  # with a plan in hand HiGHS's own searches cost more than they find
+            model.h.setOptionValue(heuristic, search.plan is None)
+        status = search.run(model)
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return False
+        short = np.zeros(search.lv.n_pairs, dtype=bool)
+        if model.h.getInfo().primal_solution_status == 2:
+            _, y, z = search.decisions(model)
+            level = search.offer(y > 0.5, z > 0.5)
+            short = level > model.depth
+        search.bound(model.h.getInfo().mip_dual_bound)
+        log.debug("MIP with %d level rows after %.1f s: plan %.6g, bound %.6g, %d pairs short",
+                  len(model.w_level), time.perf_counter() - search.started, search.cost, search.lower, short.sum())
         if not short.any():
-            return depth
-        depth = np.where(short, np.minimum(lv.n_levels - 1, 2 * depth), depth)
-
-
-def _watched(h: highspy.Highs, best: list[float], lower: float):
-    """Pass progress to the app's watcher and its stop back to HiGHS; returns the unsubscriber."""
-    watcher = current_watcher()
-    if watcher is None:
-        return lambda: None
-
-    def check(event) -> None:
-        bound = event.data_out.mip_dual_bound
-        incumbent = best[0] if math.isfinite(best[0]) else None
-        watcher.progress(incumbent, max(lower, bound) if math.isfinite(bound) else None)
-        event.interrupt(watcher.should_stop())
-
-    h.cbMipInterrupt.subscribe(check)
-    return lambda: h.cbMipInterrupt.unsubscribe(check)
+            break
+        deeper = np.minimum(search.lv.n_levels - 1, np.maximum(level, 2 * model.depth))
+        model.deepen(np.where(short, deeper, model.depth))
+    return True
 
 
 def solve_nearest(inst: Instance, start: Start | None = None) -> Solution | None:
@@ -108,62 +207,22 @@ def solve_nearest(inst: Instance, start: Start | None = None) -> Solution | None
     says why: areas beyond every site, or rules that conflict)."""
     if inst.unreachable_pairs():
         return None
-    s = inst.problem.settings
-    started = time.perf_counter()
     lv = demand_levels(inst)
-    depth = first_depth(inst, lv, start)
-    best_cost, best, lower, build_seconds = math.inf, None, -math.inf, 0.0
-    if start is not None and start.z.shape == (inst.n_sites, inst.n_agencies):
-        c = Columns(inst.n_sites, inst.n_agencies, 0)
-        best = (start.y > 0.5, start.z > 0.5)
-        best_cost = true_cost(inst, lv, c, *best)
-    depth = relaxed_depth(inst, lv, depth)
-    while True:
-        built = time.perf_counter()
-        h, c = build_highs(inst, lv, depth)
-        build_seconds += time.perf_counter() - built
-        left = s.time_limit_s - (time.perf_counter() - started)
-        h.setOptionValue("time_limit", max(left, 0.05))
-        h.setOptionValue("mip_rel_gap", s.mip_gap)
-        h.setOptionValue("presolve", "off")  # pmed16: 37 s without, 110 s with
-        if best is not None and math.isfinite(best_cost):
-            hand_start(h, start_values(inst, lv, c, depth, *best))
-        box = [best_cost]
-        unsubscribe = _watched(h, box, lower)
-        h.run()
-        unsubscribe()
-        info = h.getInfo()
-        if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
-            return None
-        if info.primal_solution_status == 2:
-            values = np.array(h.getSolution().col_value)
-            y = values[: c.n_sites] > 0.5
-            z = (values[c.n_sites : c.w0] > 0.5).reshape(inst.n_sites, inst.n_agencies) & y[:, None]
-            cost = true_cost(inst, lv, c, y, z)
-            if cost < best_cost:
-                best_cost, best = cost, (y, z)
-            _, level = nearest_level(inst, lv, z)
-            short = level > depth
-        else:
-            short = np.zeros(lv.n_pairs, dtype=bool)
-        if math.isfinite(info.mip_dual_bound):
-            lower = max(lower, info.mip_dual_bound)
-        if _proven(best_cost, lower, s.mip_gap) or not short.any() or _stopped(started, s.time_limit_s):
-            break
-        depth = np.where(short, np.minimum(lv.n_levels - 1, np.maximum(level, 2 * depth)), depth)
-    seconds = time.perf_counter() - started
-    if best is None:
-        return _no_plan(s.time_limit_s, seconds) if _stopped(started, s.time_limit_s) else None
-    return _solution(inst, lv, best, best_cost, lower, s.mip_gap, seconds, build_seconds)
-
-
-def _proven(cost: float, lower: float, gap: float) -> bool:
-    return math.isfinite(cost) and cost - lower <= max(gap * abs(cost), _ABS_GAP * max(1.0, abs(cost)))
-
-
-def _stopped(started: float, time_limit_s: float) -> bool:
-    watcher = current_watcher()
-    return time.perf_counter() - started >= time_limit_s or (watcher is not None and watcher.should_stop())
+    search = _Search(inst, lv)
+    if _fits(inst, start):
+        search.offer(start.y > 0.5, start.z > 0.5)
+    model = RadiusModel(inst, lv, first_depth(inst, lv, start))
+    build_seconds = time.perf_counter() - search.started
+    if not relaxation_bound(search, model):
+        return None
+    if not search.proven() and not integer_plan(search, model):
+        return None
+    seconds = time.perf_counter() - search.started - build_seconds
+    if search.plan is None:
+        return _no_plan(search.settings.time_limit_s, seconds) if search.stopped() else None
+    status = "optimal" if search.proven() else "feasible"
+    return replace(_solution(inst, lv, search.plan, search.cost, search.lower, status),
+                   seconds=seconds, build_seconds=build_seconds)
 
 
 def _no_plan(time_limit_s: float, seconds: float) -> Solution:
@@ -171,10 +230,9 @@ def _no_plan(time_limit_s: float, seconds: float) -> Solution:
                     "raise time_limit_s or relax the rules.", seconds=seconds)
 
 
-def _solution(inst: Instance, lv: Levels, best, cost: float, lower: float, gap_set: float,
-              seconds: float, build_seconds: float) -> Solution:
+def _solution(inst: Instance, lv: Levels, plan, cost: float, lower: float, status: str) -> Solution:
     """Everyone at the nearest office: x is 1 there, staff follow the visits."""
-    y, z = best
+    y, z = plan
     nearest, _ = nearest_level(inst, lv, z)
     x = np.zeros(len(inst.k_area))
     x[lv.order[nearest]] = 1.0
@@ -184,10 +242,8 @@ def _solution(inst: Instance, lv: Levels, best, cost: float, lower: float, gap_s
     np.add.at(n, (inst.k_site, inst.k_agency), load)
     bound = min(lower, cost)
     gap = max(cost - bound, 0.0) / max(abs(cost), 1e-10)
-    optimal = _proven(cost, lower, gap_set)
-    message = optimal_message(gap) if optimal else stopped_message(gap)
-    return Solution("optimal" if optimal else "feasible", message, cost, bound, gap, y, z, n, x,
-                    seconds - build_seconds, build_seconds=build_seconds)
+    message = optimal_message(gap) if status == "optimal" else stopped_message(gap)
+    return Solution(status, message, cost, bound, gap, y, z, n, x)
 
 
 def price_today_nearest(inst: Instance) -> Solution:
@@ -199,9 +255,9 @@ def price_today_nearest(inst: Instance) -> Solution:
     lv = demand_levels(inst)
     y = np.array([site.is_existing for site in inst.problem.sites])
     z = inst.present_today & y[:, None]
-    cost = true_cost(inst, lv, Columns(inst.n_sites, inst.n_agencies, 0), y, z)
+    cost = true_cost(inst, lv, y, z)
     if not math.isfinite(cost):
         short = nearest_level(inst, lv, z)[1] >= lv.n_levels
         return Solution("infeasible", f"Today's network leaves {int(short.sum())} area/agency pair(s) "
                         "beyond the distance limit.")
-    return replace(_solution(inst, lv, (y, z), cost, cost, 0.0, 0.0, 0.0), message="Today's network.")
+    return replace(_solution(inst, lv, (y, z), cost, cost, "optimal"), message="Today's network.")

@@ -85,14 +85,15 @@ class Resolver:
         self.col_y = np.array([columns[id(m.y[j])] for j in range(J)])
         self.col_z = np.array([columns[id(m.z[k])] for k in pairs])
         self.col_n = np.array([columns[id(m.n[k])] for k in pairs])
-        self.col_x = np.array([columns[id(m.x[k])] for k in inst.triples], dtype=np.int64)
+        triples = inst.triples()
+        self.col_x = np.array([columns[id(m.x[k])] for k in triples], dtype=np.int64)
         self.rows = {s: rows[m.component(name)] for s, name in _BUDGET_ROWS.items() if m.component(name) is not None}
         lp = self.mip.getLp()
         self.cost, self.offset = np.array(lp.col_cost_), lp.offset_
         self.full_upper = np.array(lp.col_upper_)
         # The bounds of the problem being solved: a tighter limit closes assignments beyond it.
         self.lower, self.upper = np.array(lp.col_lower_), self.full_upper.copy()
-        self.col_of_triple = dict(zip(inst.triples, self.col_x.tolist()))
+        self.col_of_triple = dict(zip(triples, self.col_x.tolist()))
         self.all_columns = np.arange(lp.num_col_, dtype=np.int32)
         self.budget_rows = {key: _row(lp, row) for key, row in self.rows.items()}
         # Pyomo moves an expression's constant into the row's bound (the closing cost of every
@@ -118,7 +119,7 @@ class Resolver:
             and s.objective == "cost"
             and s.travel_cost_per_km > 0  # unpriced travel needs the nearest-office stage
             and all(getattr(s, key) is None or key in self.rows for key in _BUDGET_ROWS)
-            and all(triple in self.col_of_triple for triple in inst.triples)
+            and all(triple in self.col_of_triple for triple in inst.triples())
         )
 
     def remember(self, inst: Instance, sol: Solution) -> None:
@@ -126,10 +127,14 @@ class Resolver:
         values = np.zeros(len(self.all_columns))
         values[self.col_y], values[self.col_z] = sol.y, sol.z.ravel()
         values[self.col_n] = sol.n.ravel()
-        values[[self.col_of_triple[t] for t in inst.triples]] = sol.x
+        values[self._columns(inst)] = sol.x
         self.previous = values
 
     # --- pieces -------------------------------------------------------------------------
+
+    def _columns(self, inst: Instance) -> list[int]:
+        """The column of each of `inst`'s triples (all of them are this model's, see `serves`)."""
+        return [self.col_of_triple[t] for t in inst.triples()]
 
     def _objective(self, values: np.ndarray) -> float:
         return float(self.cost @ values + self.offset)
@@ -138,7 +143,7 @@ class Resolver:
         """Assignments the new limits exclude get an upper bound of 0, in both models."""
         self.upper = self.full_upper.copy()
         allowed = np.zeros(len(self.all_columns), dtype=bool)
-        allowed[[self.col_of_triple[t] for t in inst.triples]] = True
+        allowed[self._columns(inst)] = True
         closed = self.col_x[~allowed[self.col_x]]
         self.upper[closed] = 0.0
         self.relaxation.changeColsBounds(len(self.all_columns), self.all_columns, self.lower, self.upper)
@@ -257,7 +262,7 @@ class Resolver:
         n = np.where(z, np.maximum(values[self.col_n].reshape(J, A), 0.0), 0.0)
         if self.inst.problem.settings.staff_integer:
             n = np.round(n)
-        x = values[[self.col_of_triple[t] for t in inst.triples]]
+        x = values[self._columns(inst)]
         return Solution(
             "optimal" if optimal else "feasible",
             optimal_message(gap) if optimal else stopped_message(gap),

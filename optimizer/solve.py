@@ -105,7 +105,7 @@ class Start:
 
     @classmethod
     def of(cls, inst: Instance, sol: Solution) -> Start:
-        return cls(sol.y, sol.z, sol.n, dict(zip(inst.triples, sol.x.tolist())))
+        return cls(sol.y, sol.z, sol.n, dict(zip(inst.triples(), sol.x.tolist())))
 
 
 def apply_start(m: pyo.ConcreteModel, start: Start) -> bool:
@@ -252,7 +252,7 @@ def extract(m: pyo.ConcreteModel, inst: Instance, outcome: _Outcome, message: st
     if inst.problem.settings.staff_integer:
         n = np.round(n)
     n = np.where(z, np.maximum(n, 0.0), 0.0)
-    x = np.clip(_values(m.x, inst.triples), 0.0, 1.0)
+    x = np.clip(_values(m.x, inst.triples()), 0.0, 1.0)
     return Solution(
         outcome.status, message, outcome.objective, outcome.bound, outcome.gap, y, z, n, x, outcome.seconds
     )

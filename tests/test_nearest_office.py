@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from models.nearest_office import build_highs, demand_levels, eligible, level_rows, staff_bill
+from models.nearest_office import RadiusModel, demand_levels, eligible, level_rows, staff_bill
 from optimizer.instance import build_instance
 from tests.tiny import agency, area, problem, site
 
@@ -77,8 +77,9 @@ def test_the_model_with_every_level_prices_each_plan_as_nearest_office():
     lv = demand_levels(inst)
     for mask in range(1, 8):
         open_ = np.array([(mask >> j) & 1 for j in range(3)], dtype=float)
-        h, c = build_highs(inst, lv, lv.n_levels - 1)
-        columns = np.arange(c.w0, dtype=np.int32)
+        model = RadiusModel(inst, lv, lv.n_levels - 1)
+        h = model.h
+        columns = np.arange(model.c.w0, dtype=np.int32)
         values = np.concatenate([open_, open_])  # one agency: z[j] = y[j]
         h.changeColsBounds(len(columns), columns, values, values)
         h.run()
@@ -89,3 +90,19 @@ def test_the_model_with_every_level_prices_each_plan_as_nearest_office():
         d2 = min(d for (a, s), d in DISTANCES.items() if a == "a2" and open_[int(s[1]) - 1])
         expected = open_ @ [10, 20, 30] + 15.0 + 20 * d1 + 30 * d2
         assert h.getInfo().objective_function_value == pytest.approx(expected)
+
+
+def _mip_value(model: RadiusModel) -> float:
+    model.h.run()
+    return model.h.getInfo().objective_function_value
+
+
+def test_fewer_levels_give_a_lower_bound_and_deepening_in_place_gives_the_full_model():
+    inst = build_instance(two_areas())
+    lv = demand_levels(inst)
+    full = _mip_value(RadiusModel(inst, lv, lv.n_levels - 1))
+    shallow = RadiusModel(inst, lv, np.zeros(lv.n_pairs, dtype=np.int64))
+    assert _mip_value(shallow) <= full
+    shallow.deepen(lv.n_levels - 1)
+    assert _mip_value(shallow) == pytest.approx(full)
+    assert shallow.w_level.tolist() == [0, 0] and shallow.w_pair.tolist() == [0, 1]
