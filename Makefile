@@ -29,6 +29,9 @@ bench: $(VENV)/installed
 	$(BIN)/python benchmarks/bench_solve.py
 	$(BIN)/python benchmarks/bench_resolve.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_scale.py --nearest-office
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/orlib_table.py --spopt
 
 samples: $(VENV)/installed
 	$(BIN)/python inputs/build_samples.py

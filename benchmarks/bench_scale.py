@@ -3,6 +3,7 @@
     python benchmarks/bench_scale.py                       # 300 and 2,000 areas
     python benchmarks/bench_scale.py --sizes 20000x2000    # AREASxSITES, several allowed
     python benchmarks/bench_scale.py --time-limit 120
+    python benchmarks/bench_scale.py --nearest-office     # no minimum staff, no desks: the radius model
 
 Each size runs in a process of its own (so that its peak memory is its own): the instance
 is generated (`benchmarks/generate.py`, seeded) and written as a workbook, then timed stage
@@ -28,7 +29,7 @@ DEFAULT_SIZES = ("300x300", "2000x600")
 STAGES = ("read", "distances", "build", "solve", "plan", "write")
 
 
-def one(n_areas: int, n_sites: int, time_limit_s: float) -> dict:
+def one(n_areas: int, n_sites: int, time_limit_s: float, nearest_office: bool) -> dict:
     """Measure one size in this process; returns the row of the table."""
     from benchmarks.generate import national
     from optimizer.pipeline import Stopwatch, plan, prepare
@@ -37,7 +38,7 @@ def one(n_areas: int, n_sites: int, time_limit_s: float) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "national.xlsx"
-        generated = national(n_areas, n_sites).with_settings(time_limit_s=time_limit_s)
+        generated = national(n_areas, n_sites, nearest_office=nearest_office).with_settings(time_limit_s=time_limit_s)
         write_input_workbook(problem_tables(generated), path)
         watch = Stopwatch()
         with watch.stage("read"):
@@ -67,17 +68,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="AREASxSITES")
     parser.add_argument("--time-limit", type=float, default=120.0, help="HiGHS time limit per size, s")
+    parser.add_argument("--nearest-office", action="store_true",
+                        help="no minimum staff and no desk counts, so the radius model applies")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         n_areas, n_sites = map(int, args.one.split("x"))
-        print(json.dumps(one(n_areas, n_sites, args.time_limit)))
+        print(json.dumps(one(n_areas, n_sites, args.time_limit, args.nearest_office)))
         return
     print(f"{'areas':>8} {'sites':>6} {'x[i,j,a]':>11} " + " ".join(f"{s:>8}" for s in STAGES)
           + f" {'total s':>8} {'peak MB':>8} {'status':>9} {'gap':>7}")
     for size in args.sizes:
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, __file__, "--one", size, "--time-limit", str(args.time_limit)],
+        flags = ["--nearest-office"] if args.nearest_office else []
+        done = subprocess.run([sys.executable, __file__, "--one", size, "--time-limit", str(args.time_limit), *flags],
                               capture_output=True, text=True)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["?"])[-1]

@@ -111,8 +111,13 @@ def covering(placed: tuple[Area, ...], offices: tuple[Site, ...], reach_km: floa
     return offices + tuple(added)
 
 
-def national(n_areas: int, n_sites: int, seed: int = 1) -> Problem:
-    """The instance: the Swedish sample's agencies and settings over generated areas and sites."""
+def national(n_areas: int, n_sites: int, seed: int = 1, nearest_office: bool = False) -> Problem:
+    """The instance: the Swedish sample's agencies and settings over generated areas and sites.
+
+    `nearest_office` drops the minimum staff and the desk counts, so that people go to the
+    nearest office and the engine solves the radius model (`optimizer.radius`) instead of
+    the general one: the same geography in the class of problems that scales.
+    """
     rng = np.random.default_rng(seed)
     sample = read_problem(SAMPLE)
     towns = _towns()
@@ -121,6 +126,9 @@ def national(n_areas: int, n_sites: int, seed: int = 1) -> Problem:
     reach_km = min(filter(None, [sample.limit_km(a) for a in sample.agencies])) / sample.settings.circuity_factor
     offices = covering(placed, sites(rng, towns, n_sites, agency_ids), reach_km)
     made = replace(sample, areas=placed, sites=offices, demand={}, distances={}, source=None)
+    if nearest_office:
+        made = replace(made, agencies=tuple(replace(a, min_staff=0.0) for a in made.agencies),
+                       sites=tuple(replace(s, desks=None) for s in made.sites))
     return made.with_settings(budget_annual=None, budget_one_off=None)
 
 
@@ -130,8 +138,9 @@ def main() -> None:
     parser.add_argument("sites", type=int)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nearest-office", action="store_true", help="no minimum staff, no desk counts")
     args = parser.parse_args()
-    problem = national(args.areas, args.sites, args.seed)
+    problem = national(args.areas, args.sites, args.seed, args.nearest_office)
     write_input_workbook(problem_tables(problem), args.out)
     print(f"{args.out}: {len(problem.areas):,} areas, {len(problem.sites):,} sites")
 

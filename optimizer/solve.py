@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -282,11 +283,45 @@ def _today_usable(inst: Instance) -> np.ndarray:
     return inst.present_today[inst.k_site, inst.k_agency]
 
 
+# What the general model costs to build per assignment variable x[i, j, a], in Pyomo and
+# HiGHS together: 6.7 kB (benchmarks/bench_scale.py, 2,000 areas x 600 sites: 282,208
+# variables, 1.9 GB peak).
+MODEL_BYTES_PER_TRIPLE = 6_700
+# The share of the machine's memory a model may take; the rest is the app, the plan and HiGHS's search.
+_MEMORY_SHARE = 0.6
+
+
+def machine_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def size_refusal(inst: Instance, memory_bytes: int | None = None) -> str | None:
+    """Why the general model is not built, when its estimated size would not fit in memory.
+
+    Said before building, with the estimate and the ways out, rather than after minutes of
+    building and an out-of-memory kill (20,000 areas x 2,000 sites at 50 km: 7.9 million
+    assignments, about 53 GB).
+    """
+    memory_bytes = machine_memory_bytes() if memory_bytes is None else memory_bytes
+    need = len(inst.k_area) * MODEL_BYTES_PER_TRIPLE
+    if need <= _MEMORY_SHARE * memory_bytes:
+        return None
+    return (
+        f"This problem is too large for the general model: {len(inst.k_area):,} area/site/agency pairs within "
+        f"the distance limits would take about {need / 1e9:,.0f} GB to build, and this machine has "
+        f"{memory_bytes / 1e9:,.0f} GB. Ways out: set min_staff to 0 for every agency and leave desks blank "
+        "(or large enough never to bind), so that people go to the nearest office and the radius model, "
+        "which needs no assignment variables, applies; or lower max_distance_km; or use fewer, larger areas."
+    )
+
+
 def solve(inst: Instance, start: Start | None = None) -> Solution:
     """The best plan for the instance's settings (cost, or coverage then cost), from `start` if given."""
     s = inst.problem.settings
     if s.objective == "cost" and (reason := unreachable_message(inst)):
         return Solution("infeasible", reason, diagnosis=(reason,))
+    if too_big := size_refusal(inst):
+        return Solution("error", too_big)
     started = time.perf_counter()
     m = build_model(inst)
     build_seconds = time.perf_counter() - started
@@ -464,6 +499,8 @@ def price_today(inst: Instance) -> Solution:
             "infeasible",
             f"Today's network leaves {len(pairs)} area/agency pair(s) beyond the distance limit: {_names(inst, pairs)}.",
         )
+    if too_big := size_refusal(today):
+        return Solution("error", "Today's network was not priced. " + too_big)
     m = build_model(today)
     for name in (*_BUDGETS, "office_count", "forced_sites"):
         if m.component(name) is not None:

@@ -24,3 +24,11 @@ def test_every_area_has_a_site_within_the_limit_and_people_live_mostly_in_the_so
     south = sum(a.population for a in problem.areas if a.lat < 61.0)
     assert 10_400_000 < people < 10_700_000
     assert south / people > 0.8  # as in Sweden, where about nine in ten live south of 61 N
+
+
+def test_the_nearest_office_variant_drops_minimum_staff_and_desks_only():
+    general, nearest = national(400, 60, seed=3), national(400, 60, seed=3, nearest_office=True)
+    assert nearest.areas == general.areas
+    assert [s.site_id for s in nearest.sites] == [s.site_id for s in general.sites]
+    assert {a.min_staff for a in nearest.agencies} == {0.0}
+    assert {s.desks for s in nearest.sites} == {None}

@@ -186,3 +186,19 @@ def test_re_solving_from_the_previous_plan_finds_the_same_optimum():
     relaxed = build_instance(first.problem.with_settings(min_offices=3), first.table)
     assert solve(relaxed, Start.of(first, previous)).objective == pytest.approx(solve(relaxed).objective)
     assert solve(relaxed).objective == pytest.approx(500 + 300 + 100 + 100 + 350)
+
+
+def test_a_model_too_large_for_the_machine_is_refused_before_it_is_built(monkeypatch):
+    """The estimate and the ways out are said at once, instead of an out-of-memory kill minutes later."""
+    from optimizer import solve as solve_module
+
+    p = problem([agency("FK", min_staff=1.0)], [area("a1", 10), area("a2", 10)],
+                [site("s1", "existing", agencies_now=("FK",)), site("s2")], {(a, s): 1.0 for a in ("a1", "a2") for s in ("s1", "s2")})
+    inst = build_instance(p)
+    assert solve_module.size_refusal(inst) is None
+    message = solve_module.size_refusal(inst, memory_bytes=10_000)
+    assert "4 area/site/agency pairs" in message and "min_staff to 0" in message
+    monkeypatch.setattr(solve_module, "machine_memory_bytes", lambda: 10_000)
+    refused = solve_module.solve(inst)
+    assert refused.status == "error" and refused.message == message
+    assert solve_module.price_today(inst).message.startswith("Today's network was not priced.")
