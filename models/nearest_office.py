@@ -54,12 +54,17 @@ def _desks(inst: Instance) -> np.ndarray:
     return np.array([np.inf if s.desks is None else s.desks for s in inst.problem.sites])
 
 
+def staff_serving(inst: Instance, x: np.ndarray) -> np.ndarray:
+    """(J, A): the staff each agency needs at each site to serve the share x of every triple's visits."""
+    per_staff = np.array([1.0 / a.visits_per_staff for a in inst.problem.agencies])
+    staff = np.zeros((inst.n_sites, inst.n_agencies))
+    np.add.at(staff, (inst.k_site, inst.k_agency), inst.visits[inst.k_area, inst.k_agency] * per_staff[inst.k_agency] * x)
+    return staff
+
+
 def staff_reach(inst: Instance) -> np.ndarray:
     """(J, A): the staff agency a would need at j to serve every area it may serve there (N_ja)."""
-    per_staff = np.array([1.0 / a.visits_per_staff for a in inst.problem.agencies])
-    reach = np.zeros((inst.n_sites, inst.n_agencies))
-    np.add.at(reach, (inst.k_site, inst.k_agency), inst.visits[inst.k_area, inst.k_agency] * per_staff[inst.k_agency])
-    return reach
+    return staff_serving(inst, np.ones(len(inst.k_area)))
 
 
 # --- the levels of each demand pair ------------------------------------------------------

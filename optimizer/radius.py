@@ -25,7 +25,7 @@ import highspy
 import numpy as np
 
 from models.nearest_office import Columns, Levels, RadiusModel, annual_coefficients, demand_levels
-from models.nearest_office import one_off_coefficients, pair_travel
+from models.nearest_office import one_off_coefficients, pair_travel, staff_serving
 
 from .instance import Instance
 from .solve import Solution, Start, current_watcher, hand_start, optimal_message, stopped_message
@@ -236,10 +236,7 @@ def _solution(inst: Instance, lv: Levels, plan, cost: float, lower: float, statu
     nearest, _ = nearest_level(inst, lv, z)
     x = np.zeros(len(inst.k_area))
     x[lv.order[nearest]] = 1.0
-    per_staff = np.array([1.0 / a.visits_per_staff for a in inst.problem.agencies])
-    n = np.zeros((inst.n_sites, inst.n_agencies))
-    load = inst.visits[inst.k_area, inst.k_agency] * per_staff[inst.k_agency] * x
-    np.add.at(n, (inst.k_site, inst.k_agency), load)
+    n = staff_serving(inst, x)
     bound = min(lower, cost)
     gap = max(cost - bound, 0.0) / max(abs(cost), 1e-10)
     message = optimal_message(gap) if status == "optimal" else stopped_message(gap)
