@@ -8,6 +8,7 @@ send the same `Instance` to worker processes (everything here pickles).
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,6 +26,12 @@ from .radius import price_today_nearest, solve_nearest
 from .resolve import Resolver
 from .solve import Solution, Start, price_today, solve
 from .workbook import read_problem
+
+# Today's network is priced in a process started from a clean forkserver, never forked from
+# this one: a process forked after HiGHS has started its worker threads inherits the
+# threads' state without the threads, and HiGHS in it spins for ever on its first parallel task.
+_PRICING = multiprocessing.get_context("forkserver")
+_PRICING.set_forkserver_preload(["optimizer.pipeline"])
 
 
 @dataclass
@@ -82,7 +89,7 @@ def plan(
     a `resolver` kept from an earlier solve answers a budget or limit move when it serves the instance.
     """
     watch = watch or Stopwatch()
-    with ProcessPoolExecutor(max_workers=1) if with_today and today is None else nullcontext() as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=_PRICING) if with_today and today is None else nullcontext() as pool:
         pricing = pool.submit(price, inst) if pool else today
         solution = resolver.resolve(inst) if resolver is not None and resolver.serves(inst) else None
         if solution is None:
