@@ -1,6 +1,7 @@
 """Re-solve times as the app sees them: a session's worker solves the sample, then the planner
-moves the annual budget +5 % and -5 %, then the distance limit 5 km down (each from the plan
-before it).
+moves the annual budget +5 %, -5 %, -7 % and -3.5 % of the sample's, then the distance limit
+5 km down (each from the plan before it, with 5 s between moves, in which the worker
+rehearses nearby budgets; -7 % and -3.5 % fall between rehearsed budgets).
 
     python benchmarks/bench_resolve.py [WORKBOOK]
 
@@ -52,7 +53,8 @@ def main(path: Path) -> None:
     solver = BackgroundSolver()
     try:
         moves = [("first solve", problem)]
-        moves += [(f"annual budget x {f:.2f}", problem.with_settings(budget_annual=f * budget)) for f in (1.05, 0.95)]
+        moves += [(f"annual budget x {f:.2f}", problem.with_settings(budget_annual=f * budget))
+                  for f in (1.05, 0.95, 0.93, 0.965)]
         limit = problem.settings.max_distance_km
         moves += [(f"max distance {limit - 5:g} km", problem.with_settings(budget_annual=0.95 * budget,
                                                                          max_distance_km=limit - 5))]

@@ -35,6 +35,8 @@ import numpy as np
 
 from optimizer.instance import Instance
 
+from .highs import quiet_highs
+
 _INF = highspy.kHighsInf
 
 
@@ -361,8 +363,7 @@ class RadiusModel:
         n_cols = len(lower)
         integrality = np.zeros(n_cols, dtype=np.int32)
         integrality[: c.w0] = 1
-        self.h = h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        self.h = h = quiet_highs()
         h.passModel(
             n_cols, matrix.n_rows, len(matrix.value), int(highspy.MatrixFormat.kRowwise),
             int(highspy.ObjSense.kMinimize), constant, cost, lower, upper,

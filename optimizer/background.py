@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from .instance import DistanceTable, Instance
-from .pipeline import Stopwatch, plan, prepare, price
+from .pipeline import Stopwatch, plan, prepare, price, pricing_pool
 from .plan import Plan, no_plan
 from .problem import Problem
 from .resolve import Resolver
@@ -79,6 +79,22 @@ class _PipeWatcher:
         return self._page_gone or self._stop.is_set()
 
 
+class _IdleWatcher:
+    """Idle-time work stops as soon as the page sends the next request (which stays unread)."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def progress(self, incumbent: float | None, bound: float | None) -> None:
+        """Nobody waits for idle-time work."""
+
+    def should_stop(self) -> bool:
+        try:
+            return self._conn.poll()
+        except (EOFError, OSError):  # the page is gone: nothing to prepare for
+            return True
+
+
 class _Worker:
     """What the worker process keeps between solves of one session."""
 
@@ -87,7 +103,7 @@ class _Worker:
         self.previous: tuple[Instance, Solution] | None = None
         self.resolver: Resolver | None = None
         self.today: tuple[Problem, Future[Solution]] | None = None
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+        self.pool = pricing_pool()
 
     def today_for(self, inst: Instance) -> Future[Solution]:
         key = today_key(inst.problem)
@@ -110,8 +126,10 @@ class _Worker:
     def prepare_next(self) -> None:
         """In the idle time after a plan: get ready to answer a budget or limit move in a second.
 
-        The planner reads the plan for longer than this takes (Swedish sample: about 2 s),
-        so the next budget move finds the model already in HiGHS with a warm LP basis.
+        The planner reads the plan for longer than this takes (Swedish sample: about 2 s to
+        hand the model to HiGHS, then about 1.5 s per rehearsed budget), so the next budget
+        move finds the model in HiGHS with a warm LP basis, likely one at its own budget.
+        Run under a watcher that stops the rehearsal as soon as the next request arrives.
         """
         if self.previous is None or not self.previous[1].has_plan:
             return
@@ -122,6 +140,7 @@ class _Worker:
         if self.resolver is None or not self.resolver.serves(inst):
             self.resolver = Resolver(inst)
         self.resolver.remember(inst, solution)
+        self.resolver.rehearse()
 
 
 def _serve(conn: Connection, stop: threading.Event) -> None:
@@ -144,7 +163,8 @@ def _serve(conn: Connection, stop: threading.Event) -> None:
             except (BrokenPipeError, OSError):  # the page went away during the solve
                 return
             try:
-                worker.prepare_next()
+                with watched_by(_IdleWatcher(conn)):
+                    worker.prepare_next()
             except Exception:  # noqa: BLE001 -- only an optimisation: the next solve runs in full
                 worker.resolver = None
     finally:

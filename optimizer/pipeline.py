@@ -30,8 +30,13 @@ from .workbook import read_problem
 # Today's network is priced in a process started from a clean forkserver, never forked from
 # this one: a process forked after HiGHS has started its worker threads inherits the
 # threads' state without the threads, and HiGHS in it spins for ever on its first parallel task.
-_PRICING = multiprocessing.get_context("forkserver")
-_PRICING.set_forkserver_preload(["optimizer.pipeline"])
+_PRICING_CONTEXT = multiprocessing.get_context("forkserver")
+_PRICING_CONTEXT.set_forkserver_preload(["optimizer.pipeline"])
+
+
+def pricing_pool() -> ProcessPoolExecutor:
+    """One process for pricing today's network beside the solve."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=_PRICING_CONTEXT)
 
 
 @dataclass
@@ -89,7 +94,7 @@ def plan(
     a `resolver` kept from an earlier solve answers a budget or limit move when it serves the instance.
     """
     watch = watch or Stopwatch()
-    with ProcessPoolExecutor(max_workers=1, mp_context=_PRICING) if with_today and today is None else nullcontext() as pool:
+    with pricing_pool() if with_today and today is None else nullcontext() as pool:
         pricing = pool.submit(price, inst) if pool else today
         solution = resolver.resolve(inst) if resolver is not None and resolver.serves(inst) else None
         if solution is None:

@@ -13,7 +13,7 @@ from optimizer.instance import build_instance
 from optimizer.pipeline import plan, prepare
 from optimizer.plan import cost_parts
 from optimizer.resolve import Resolver
-from optimizer.solve import solve
+from optimizer.solve import solve, watched_by
 from optimizer.workbook import read_problem
 
 from tiny import agency, area, problem, site
@@ -47,6 +47,15 @@ def full(p):
     return solve(build_instance(p))
 
 
+def remembering(path: Path):
+    """A workbook's problem and instance, and a resolver that knows the instance's solved plan."""
+    problem_ = read_problem(path)
+    inst = prepare(problem_)
+    resolver = Resolver(inst)
+    resolver.remember(inst, solve(inst))
+    return problem_, inst, resolver
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_a_budget_move_finds_the_full_solves_optimum(seed):
     rng = random.Random(seed)
@@ -74,10 +83,7 @@ def test_a_budget_move_finds_the_full_solves_optimum(seed):
 
 
 def test_on_the_demo_a_budget_move_agrees_with_the_full_solve_within_the_gap():
-    demo = read_problem(DEMO)
-    inst = prepare(demo)
-    resolver = Resolver(inst)
-    resolver.remember(inst, solve(inst))
+    demo, inst, resolver = remembering(DEMO)
     for budget in (10.7e6, 11.5e6, 12e6):
         moved = demo.with_settings(budget_annual=budget)
         expected, got = full(moved), resolver.resolve(prepare(moved, inst.table))
@@ -87,10 +93,7 @@ def test_on_the_demo_a_budget_move_agrees_with_the_full_solve_within_the_gap():
 
 
 def test_the_plan_through_the_pipeline_is_the_full_plan():
-    demo = read_problem(DEMO)
-    inst = prepare(demo)
-    resolver = Resolver(inst)
-    resolver.remember(inst, solve(inst))
+    demo, inst, resolver = remembering(DEMO)
     moved = prepare(demo.with_settings(budget_annual=11.5e6, max_distance_km=45.0), inst.table)
     assert resolver.serves(moved)
     fast, slow = plan(moved, with_today=False, resolver=resolver), plan(moved, with_today=False)
@@ -137,3 +140,63 @@ def test_a_search_stopped_at_its_target_does_not_stop_the_next_one():
     again, bound = resolver._run_mip(resolver.lower, resolver.upper, 60, 0.01, first, None)
     assert again is not None and resolver._objective(again) <= resolver._objective(first)
     assert bound >= 0.99 * resolver._objective(again) - 1e-6  # searched on to the 1 % gap
+
+
+class _StopAfter:
+    """A watcher that asks to stop after `calls` questions (the planner moving during a rehearsal)."""
+
+    def __init__(self, calls: int):
+        self.left = calls
+
+    def progress(self, incumbent, bound) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_after_a_rehearsal_budget_moves_still_find_the_full_solves_optimum(seed):
+    rng = random.Random(100 + seed)
+    p = random_budgeted(rng, budget=1e9)
+    spent = cost_parts(build_instance(p), full(p))["annual cost"]  # the budget binds below this
+    p = p.with_settings(budget_annual=spent)
+    inst = build_instance(p)
+    resolver = Resolver(inst)
+    resolver.remember(inst, full(p))
+    resolver.rehearse()
+    assert resolver.bases  # at least the looser budgets have an LP
+    for factor in (0.95, 0.93, 1.05, 0.9, 0.8):
+        moved = p.with_settings(budget_annual=factor * spent)
+        expected, got = full(moved), resolver.resolve(build_instance(moved, inst.table))
+        if expected.status == "infeasible":
+            assert got is None
+            continue
+        assert got is not None and got.status == "optimal"
+        assert got.objective == pytest.approx(expected.objective, rel=1e-7, abs=1e-6)
+        assert cost_parts(build_instance(moved), got)["annual cost"] <= moved.settings.budget_annual * (1 + 1e-9)
+
+
+def test_a_rehearsed_budget_is_answered_without_lp_iterations_and_with_its_plan_ready():
+    sweden, inst, resolver = remembering(SWEDEN)
+    resolver.rehearse((0.95,))
+    assert len(resolver.bases) == 1 and len(resolver.rehearsed) == 1
+    moved = sweden.with_settings(budget_annual=0.95 * sweden.settings.budget_annual)
+    got = resolver.resolve(prepare(moved, inst.table))
+    assert resolver.relaxation.getInfo().simplex_iteration_count == 0
+    assert got.status == "optimal" and got.mip_gap <= sweden.settings.mip_gap
+    assert resolver._objective(resolver.rehearsed[0]) == pytest.approx(got.objective)
+    assert cost_parts(prepare(moved), got)["annual cost"] <= moved.settings.budget_annual * (1 + 1e-9)
+
+
+def test_a_rehearsal_stops_when_asked_and_leaves_the_budgets_as_they_were():
+    demo, inst, resolver = remembering(DEMO)
+    limits = dict(resolver.limits)
+    with watched_by(_StopAfter(0)):
+        resolver.rehearse()
+    assert resolver.bases == {} and resolver.rehearsed == []
+    assert resolver.limits == limits
+    row = resolver.rows["budget_annual"]
+    assert resolver.relaxation.getLp().row_upper_[row] == pytest.approx(limits["budget_annual"])
+    assert resolver.mip.getLp().row_upper_[row] == pytest.approx(limits["budget_annual"])
