@@ -470,4 +470,7 @@ def main() -> None:
         saved_plans()
 
 
-main()
+# Guarded, as multiprocessing requires: Streamlit runs this file as __main__, and a process
+# started from a forkserver imports it again as __mp_main__, where it must not draw a page.
+if __name__ == "__main__":
+    main()

@@ -118,7 +118,9 @@ class _Worker:
         self.table = inst.table
         start = resolver = None
         if from_previous and self.previous is not None and self.previous[1].has_plan:
-            start, resolver = Start.of(*self.previous), self.resolver
+            start = Start.of(*self.previous)
+        if from_previous:  # it keeps the last plan it was told, so serves after a move with no plan too
+            resolver = self.resolver
         result = plan(inst, watch, start=start, today=self.today_for(inst), resolver=resolver)
         self.previous = (inst, result.solution)
         return result

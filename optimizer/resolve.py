@@ -19,7 +19,9 @@ iterations on the Swedish sample), and the rounding half a second more.  So in t
 after a plan, `rehearse` solves the LP and a rounding at nearby annual budgets: a move to a
 rehearsed budget starts from its basis (no iterations) and finds its plan ready; a move in
 between starts from the nearest rehearsed basis and may use the plan of any tighter
-rehearsal, which fits a looser budget too.
+rehearsal, which fits a looser budget too.  Last, it learns each budget's floor in the LP,
+below which no plan exists: such a budget is answered at once with the least it must be (the
+full solve would spend its time limit there on the Swedish sample, unable to prove it).
 
 Every plan comes from a HiGHS run on the model's own rows, so it is feasible; every bound
 is an LP or MIP bound of the same model, so the gap reported is proven.  Anything else
@@ -47,6 +49,7 @@ from .solve import Solution, Watcher, current_watcher, hand_start, optimal_messa
 _INF = highspy.kHighsInf
 # The settings a budget move changes, and the model's rows that hold them.
 _BUDGET_ROWS = {"budget_annual": "annual_budget", "budget_one_off": "one_off_budget"}
+_BUDGET_NAMES = {"budget_annual": "annual budget", "budget_one_off": "one-off budget"}
 # LP roundings tried in turn: sites whose y exceeds the threshold operate.
 _THRESHOLDS = (0.45, 0.3, 0.01)
 # The rounding's own sub-MIP is solved tighter than the plan's gap, so that what it finds
@@ -128,6 +131,7 @@ class Resolver:
         # Rehearsed annual-budget limits (row bounds): each one's LP basis, and the plans found.
         self.bases: dict[float, highspy.HighsBasis] = {}
         self.rehearsed: list[np.ndarray] = []
+        self.floors: dict[str, float] = {}  # the least each budget row can be (row units), once known
         self.lp_bound: float | None = None
         self.relaxation.run()  # a basis to start the next re-solve from
 
@@ -224,6 +228,8 @@ class Resolver:
                 if watcher is not None and watcher.should_stop():
                     return
                 limit = factor * budget - self.constants["budget_annual"]
+                if limit < self.floors.get("budget_annual", -_INF):
+                    continue
                 self._set_row_limits({"budget_annual": limit})
                 self.relaxation.setBasis(basis)
                 if not self._solve_relaxation(watcher, _REHEARSAL_ITERATIONS):
@@ -234,11 +240,48 @@ class Resolver:
                 found = self._rounded(relaxed, _REHEARSAL_LIMIT_S, gap, self._target(bound, gap))
                 if found is not None:
                     self.rehearsed.append(found)
+            self._learn_floors(watcher)
         finally:
             self._set_row_limits(saved)
             self.relaxation.setBasis(basis)
             self.rehearsed = self.rehearsed[-_REHEARSALS_KEPT:]
             self.bases = dict(list(self.bases.items())[-_REHEARSALS_KEPT:])
+
+    def _learn_floors(self, watcher: Watcher | None) -> None:
+        """The least each budget row can be, in the LP without budgets and with every assignment open.
+
+        No budget below it has a plan, at any limit the model serves, so `resolve` leaves it
+        to the full solve at once instead of proving the LP infeasible (23 s on the Swedish
+        sample).  A floor is kept only when its LP was solved to the end.
+        """
+        for key, row in self.rows.items():
+            if key in self.floors:
+                continue
+            h = quiet_highs()
+            h.passModel(self.relaxation.getModel())
+            h.changeColsBounds(len(self.all_columns), self.all_columns, self.lower, self.full_upper)
+            for other in self.rows.values():
+                h.changeRowBounds(other, -_INF, _INF)
+            h.changeColsCost(len(self.all_columns), self.all_columns, self.budget_rows[key])
+            h.changeObjectiveOffset(0.0)
+            stop = lambda event: event.interrupt(watcher is not None and watcher.should_stop())  # noqa: E731
+            h.cbSimplexInterrupt.subscribe(stop)
+            h.cbIpmInterrupt.subscribe(stop)
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return
+            self.floors[key] = h.getInfo().objective_function_value
+
+    def _below_floor(self, started: float) -> Solution | None:
+        """A budget below its floor: no plan, said at once with the least that budget must be."""
+        short = [key for key, floor in self.floors.items() if self.limits[key] < floor - 1e-9 * max(abs(floor), 1.0)]
+        if not short:
+            return None
+        least = "; ".join(f"the {_BUDGET_NAMES[key]} at least {self.floors[key] + self.constants[key]:,.0f}"
+                          for key in short)
+        message = (f"No plan fits the budgets. Meeting every other rule, any plan needs {least} "
+                   "(proven lower bounds, from the LP relaxation); raise the budgets or relax the other rules.")
+        return Solution("infeasible", message, seconds=time.perf_counter() - started, diagnosis=(message,))
 
     def _fits(self, values: np.ndarray) -> bool:
         """Whether a plan of this instance meets the new budgets and limits (it met every other row)."""
@@ -310,14 +353,17 @@ class Resolver:
     # --- the re-solve -----------------------------------------------------------------------
 
     def resolve(self, inst: Instance) -> Solution | None:
-        """The plan for `inst` (see `serves`), or None when the full solve must answer
-        (the budgets or limits leave no LP solution, which the full solve explains)."""
+        """The plan for `inst` (see `serves`); "infeasible" for a budget below its known floor;
+        None when the full solve must answer (the LP has no solution, which the full solve explains)."""
         started = time.perf_counter()
         s = inst.problem.settings
         before = self.limits.get("budget_annual")
         self._set_budgets(inst.problem)
         self._set_limits(inst)
         self._start_from_nearest_basis(before)
+        impossible = self._below_floor(started)
+        if impossible is not None:
+            return impossible
         if not self._solve_relaxation():
             return None
         bound = self.lp_bound = self.relaxation.getInfo().objective_function_value
