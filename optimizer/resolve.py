@@ -67,6 +67,11 @@ _REHEARSAL_ITERATIONS = 6_000
 _UNLIMITED = 2**31 - 1
 
 
+def _stop_when_asked(watcher: Watcher | None):
+    """An interrupt callback for an LP: it stops when the watcher asks (idle work, a stop button)."""
+    return lambda event: event.interrupt(watcher is not None and watcher.should_stop())
+
+
 def _row(lp: highspy.HighsLp, row: int) -> np.ndarray:
     """One row of the constraint matrix as a dense vector over the columns."""
     matrix = lp.a_matrix_
@@ -196,10 +201,7 @@ class Resolver:
         h = self.relaxation
         h.setOptionValue("presolve", "off" if h.getBasis().valid else "choose")
         h.setOptionValue("simplex_iteration_limit", iterations)
-
-        def check(event) -> None:
-            event.interrupt(watcher is not None and watcher.should_stop())
-
+        check = _stop_when_asked(watcher)
         h.cbSimplexInterrupt.subscribe(check)
         try:
             h.run()
@@ -250,9 +252,10 @@ class Resolver:
     def _learn_floors(self, watcher: Watcher | None) -> None:
         """The least each budget row can be, in the LP without budgets and with every assignment open.
 
-        No budget below it has a plan, at any limit the model serves, so `resolve` leaves it
-        to the full solve at once instead of proving the LP infeasible (23 s on the Swedish
-        sample).  A floor is kept only when its LP was solved to the end.
+        No budget below it has a plan, at any limit the model serves, so `resolve` says so at
+        once instead of proving the LP infeasible (23 s on the Swedish sample) and handing it
+        to a full solve that cannot prove it in its time limit.  A floor is kept only when its
+        LP was solved to the end.
         """
         for key, row in self.rows.items():
             if key in self.floors:
@@ -264,7 +267,7 @@ class Resolver:
                 h.changeRowBounds(other, -_INF, _INF)
             h.changeColsCost(len(self.all_columns), self.all_columns, self.budget_rows[key])
             h.changeObjectiveOffset(0.0)
-            stop = lambda event: event.interrupt(watcher is not None and watcher.should_stop())  # noqa: E731
+            stop = _stop_when_asked(watcher)
             h.cbSimplexInterrupt.subscribe(stop)
             h.cbIpmInterrupt.subscribe(stop)
             h.run()
