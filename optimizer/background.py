@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 import weakref
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
