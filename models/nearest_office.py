@@ -304,6 +304,12 @@ def one_off_budget(inst: Instance, c: Columns) -> Rows | None:
     return _budget_row(one_off_coefficients(inst, c), inst.problem.settings.budget_one_off)
 
 
+def side_rows(inst: Instance, c: Columns) -> list[Rows]:
+    """The rows on y and z alone: office counts and budgets (the staff bill taken off as a constant)."""
+    blocks = [office_count(inst, c), *agency_budget(inst, c), annual_budget(inst, c), one_off_budget(inst, c)]
+    return [b for b in blocks if b is not None]
+
+
 # --- objective and assembly --------------------------------------------------------------
 
 
@@ -314,14 +320,20 @@ def pair_travel(inst: Instance, lv: Levels) -> np.ndarray:
     return per_km * np.repeat(visits, lv.n_levels) * lv.km
 
 
-def objective(inst: Instance, lv: Levels, c: Columns, depth: np.ndarray) -> tuple[np.ndarray, float]:
-    """annual + one_off / L + travel, as column costs and a constant."""
+def decision_costs(inst: Instance, c: Columns) -> tuple[np.ndarray, float]:
+    """annual + one_off / L as costs on y and z, and a constant (the staff bill, closing costs saved)."""
     annual, annual_constant = annual_coefficients(inst, c)
     one_off, one_off_constant = one_off_coefficients(inst, c)
     years = inst.problem.settings.amortization_years
-    cost = np.concatenate([annual + one_off / years, level_costs(inst, lv, *level_rows(lv, depth))])
+    return annual + one_off / years, annual_constant + one_off_constant / years
+
+
+def objective(inst: Instance, lv: Levels, c: Columns, depth: np.ndarray) -> tuple[np.ndarray, float]:
+    """annual + one_off / L + travel, as column costs and a constant."""
+    costs, constant = decision_costs(inst, c)
+    cost = np.concatenate([costs, level_costs(inst, lv, *level_rows(lv, depth))])
     nearest_travel = float(pair_travel(inst, lv)[lv.first].sum())
-    return cost, annual_constant + one_off_constant / years + nearest_travel
+    return cost, constant + nearest_travel
 
 
 def site_bounds(inst: Instance, c: Columns, n_w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -352,10 +364,7 @@ class RadiusModel:
             presence_needs_site(c),
             beyond_level(inst, lv, c, pairs, k, w, none),
             served_within_limit(inst, lv, c, np.flatnonzero(depth == lv.n_levels - 1), self.deepest),
-            office_count(inst, c),
-            *agency_budget(inst, c),
-            annual_budget(inst, c),
-            one_off_budget(inst, c),
+            *side_rows(inst, c),
         ]
         matrix = rowwise([b for b in blocks if b is not None])
         cost, constant = objective(inst, lv, c, depth)

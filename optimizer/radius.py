@@ -19,21 +19,29 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 import highspy
 import numpy as np
 
-from models.nearest_office import Columns, Levels, RadiusModel, annual_coefficients, demand_levels
-from models.nearest_office import one_off_coefficients, pair_travel, staff_serving
+from models.nearest_office import Columns, Levels, RadiusModel, decision_costs, demand_levels, pair_travel
+from models.nearest_office import staff_serving
 
+from . import lagrangian
 from .instance import Instance
+from .lagrangian import Relaxation, Step
 from .solve import Solution, Start, current_watcher, hand_start, optimal_message, stopped_message
 
 log = logging.getLogger(__name__)
 
 # Levels each pair starts with; a pair whose plan needs more gets at least twice as many.
 FIRST_LEVELS = 8
+# Steps of the Lagrangian search before the radius model takes over the proof.
+LAGRANGIAN_STEPS = 60
+# Beyond this many level rows the radius model's LP takes minutes (20,000 areas x 2,000 sites:
+# 1.2 million rows, 166 s for one LP), and the Lagrangian search goes on alone instead.
+MOST_LEVEL_ROWS = 300_000
 # HiGHS's heuristics that look for plans; proving pmed16 from its optimal plan takes 25 s
 # with them and 15 s without.
 _HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost",
@@ -60,20 +68,16 @@ def true_cost(inst: Instance, lv: Levels, y: np.ndarray, z: np.ndarray) -> float
     _, level = nearest_level(inst, lv, z)
     if np.any(level >= lv.n_levels):
         return math.inf
-    c = Columns(inst.n_sites, inst.n_agencies)
-    decisions = np.concatenate([y, z.ravel()]).astype(float)
-    annual, annual_constant = annual_coefficients(inst, c)
-    one_off, one_off_constant = one_off_coefficients(inst, c)
-    years = inst.problem.settings.amortization_years
+    costs, constant = decision_costs(inst, Columns(inst.n_sites, inst.n_agencies))
     travel = pair_travel(inst, lv)[lv.first + level].sum()
-    return float(annual @ decisions + annual_constant + (one_off @ decisions + one_off_constant) / years + travel)
+    return float(costs @ np.concatenate([y, z.ravel()]) + constant + travel)
 
 
-def first_depth(inst: Instance, lv: Levels, start: Start | None) -> np.ndarray:
-    """FIRST_LEVELS per pair, and as many as a given start plan needs to be priced exactly."""
+def first_depth(inst: Instance, lv: Levels, plan: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """FIRST_LEVELS per pair, and as many as the best plan so far needs to be priced exactly."""
     depth = np.minimum(lv.n_levels - 1, FIRST_LEVELS)
-    if _fits(inst, start):
-        _, level = nearest_level(inst, lv, start.z > 0.5)
+    if plan is not None:
+        _, level = nearest_level(inst, lv, plan[1])
         depth = np.maximum(depth, np.minimum(lv.n_levels - 1, level))
     return depth
 
@@ -106,6 +110,13 @@ class _Search:
     def proven(self) -> bool:
         gap = max(self.settings.mip_gap * abs(self.cost), _ABS_GAP * max(1.0, abs(self.cost)))
         return math.isfinite(self.cost) and self.cost - self.lower <= gap
+
+    def report(self) -> None:
+        """Tell the app's watcher, if any, the best plan and bound so far."""
+        watcher = current_watcher()
+        if watcher is not None:
+            watcher.progress(self.cost if math.isfinite(self.cost) else None,
+                             self.lower if math.isfinite(self.lower) else None)
 
     def time_left(self) -> float:
         return self.settings.time_limit_s - (time.perf_counter() - self.started)
@@ -202,21 +213,53 @@ def integer_plan(search: _Search, model: RadiusModel) -> bool:
     return True
 
 
+def lagrangian_steps(search: _Search, relaxation: Relaxation, steps: Iterator[Step], most: int | None) -> None:
+    """Follow the Lagrangian search (`optimizer.lagrangian`) for at most `most` steps (None: no limit),
+    keeping its bounds and its plans that keep the side rows, until the best plan is proven or time is up."""
+    for n, step in enumerate(steps):
+        search.bound(step.bound)
+        if step.plan is not None and relaxation.allows(*step.plan):
+            search.offer(*step.plan)
+        search.report()
+        if search.proven() or search.stopped() or (most is not None and n >= most):
+            return
+
+
+def level_rows_needed(search: _Search) -> int:
+    """The level rows the radius model would start with: FIRST_LEVELS per pair, deeper where the best plan needs."""
+    return int(first_depth(search.inst, search.lv, search.plan).sum())
+
+
 def solve_nearest(inst: Instance, start: Start | None = None) -> Solution | None:
-    """The plan by the radius formulation; None when there is none (the general model then
-    says why: areas beyond every site, or rules that conflict)."""
+    """The plan of a nearest-office problem; None when there is none (the general model then
+    says why: areas beyond every site, or rules that conflict).
+
+    The Lagrangian search gives a plan and a bound within seconds.  Where that does not
+    prove the plan within the gap, the radius model finishes the proof, if its LP is small
+    enough to solve (MOST_LEVEL_ROWS); otherwise the Lagrangian search goes on alone.
+    """
     if inst.unreachable_pairs():
         return None
     lv = demand_levels(inst)
     search = _Search(inst, lv)
-    if _fits(inst, start):
+    relaxation = Relaxation(inst, lv)
+    if _fits(inst, start) and relaxation.allows(start.y > 0.5, start.z > 0.5):
         search.offer(start.y > 0.5, start.z > 0.5)
-    model = RadiusModel(inst, lv, first_depth(inst, lv, start))
-    build_seconds = time.perf_counter() - search.started
-    if not relaxation_bound(search, model):
-        return None
-    if not search.proven() and not integer_plan(search, model):
-        return None
+    if relaxation.covered:
+        steps = lagrangian.search(relaxation, search)
+        lagrangian_steps(search, relaxation, steps, LAGRANGIAN_STEPS)
+        if not search.proven() and level_rows_needed(search) > MOST_LEVEL_ROWS:
+            lagrangian_steps(search, relaxation, steps, None)
+    build_seconds = 0.0
+    if not search.proven() and not search.stopped() and (search.plan is None
+                                                         or level_rows_needed(search) <= MOST_LEVEL_ROWS):
+        built = time.perf_counter()
+        model = RadiusModel(inst, lv, first_depth(inst, lv, search.plan))
+        build_seconds = time.perf_counter() - built
+        if not relaxation_bound(search, model):
+            return None
+        if not search.proven() and not integer_plan(search, model):
+            return None
     seconds = time.perf_counter() - search.started - build_seconds
     if search.plan is None:
         return _no_plan(search.settings.time_limit_s, seconds) if search.stopped() else None
