@@ -11,10 +11,11 @@ largest towns (several in a large town when there are more sites than towns); a 
 them are today's offices with all four agencies; candidates are added in the emptiest
 places until everyone has a site within the limit (`covering`).  Agencies' costs and visit rates are
 those of the Swedish sample (`inputs/sweden.xlsx`), so the figures are comparable.
-No budget is set: a budget that binds but can be met lies between the cheapest network
-and the unconstrained optimum, which only a solve tells (300 areas: a budget estimated
-from today's network at 85 % was below the cheapest network, and HiGHS could not prove
-that within 60 s).
+No budget is set by `national`: a budget that binds but can be met lies between the
+cheapest network and the unconstrained optimum, which only a solve tells (300 areas: a
+budget estimated from today's network at 85 % was below the cheapest network, and HiGHS
+could not prove that within 60 s).  `with_binding_budget` solves the instance without one
+and sets the annual budget a given share below what that plan spends a year.
 """
 
 from __future__ import annotations
@@ -132,6 +133,21 @@ def national(n_areas: int, n_sites: int, seed: int = 1, nearest_office: bool = F
     return made.with_settings(budget_annual=None, budget_one_off=None)
 
 
+def with_binding_budget(problem: Problem, cut: float) -> tuple[Problem, float]:
+    """The problem with an annual budget `cut` (a share, 0.03 = 3 %) below the annual cost of the
+    engine's plan without a budget, and that annual cost.
+
+    The plan is the engine's own, proven within the problem's gap, not the exact optimum, so
+    that the budget binds is shown by the plan made under it, which spends up to it.
+    """
+    from optimizer.pipeline import prepare, solve_instance
+    from optimizer.plan import cost_parts
+
+    free = prepare(problem.with_settings(budget_annual=None))
+    annual = cost_parts(free, solve_instance(free))["annual cost"]
+    return problem.with_settings(budget_annual=round((1 - cut) * annual)), annual
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("areas", type=int)
@@ -139,8 +155,11 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--nearest-office", action="store_true", help="no minimum staff, no desk counts")
+    parser.add_argument("--budget-cut", type=float, help="an annual budget this share below the unconstrained plan's")
     args = parser.parse_args()
     problem = national(args.areas, args.sites, args.seed, args.nearest_office)
+    if args.budget_cut is not None:
+        problem, _ = with_binding_budget(problem, args.budget_cut)
     write_input_workbook(problem_tables(problem), args.out)
     print(f"{args.out}: {len(problem.areas):,} areas, {len(problem.sites):,} sites")
 

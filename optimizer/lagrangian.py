@@ -186,10 +186,9 @@ def _dual_ascent(start, site, cost, agency, order, u, site_cost, agency_cost, fr
 
 
 @numba.njit(cache=True)
-def _relaxed(start, site, cost, agency, u, site_cost, agency_cost, forced_open):
-    """The relaxed problem at u: sum_j h_j, its sites y and agencies z, and each pair's subgradient 1 - sum_j x_pj."""
+def _choose_sites(reach, site_cost, agency_cost, forced_open):
+    """The relaxed problem's sites at given offers R: sum_j h_j, y and z (z[j, a] where R_ja > G_ja at an open site)."""
     n_sites, n_agencies = agency_cost.shape
-    reach = _reach(start, site, cost, agency, u, n_sites, n_agencies)
     y = np.zeros(n_sites, dtype=np.bool_)
     z = np.zeros(n_sites * n_agencies, dtype=np.bool_)
     total = 0.0
@@ -203,6 +202,12 @@ def _relaxed(start, site, cost, agency, u, site_cost, agency_cost, forced_open):
             total += h
             for a in range(n_agencies):
                 z[j * n_agencies + a] = reach[j * n_agencies + a] > agency_cost[j, a]
+    return total, y, z
+
+
+@numba.njit(cache=True)
+def _served(start, site, cost, agency, u, z, n_agencies):
+    """Each pair's subgradient 1 - sum_j x_pj: x_pj = 1 where z[j, a] is open and t_pj < u_p."""
     slope = np.ones(len(start) - 1)
     for p in range(len(start) - 1):
         for q in range(start[p], start[p + 1]):
@@ -210,7 +215,7 @@ def _relaxed(start, site, cost, agency, u, site_cost, agency_cost, forced_open):
                 break
             if z[site[q] * n_agencies + agency[p]]:
                 slope[p] -= 1.0
-    return total, y, z, slope
+    return slope
 
 
 # Kinds of move in the local search.
@@ -532,6 +537,14 @@ class Relaxation:
         self.pairs = pairs = pair_sites(inst, lv)
         self.prices = prices(inst)
         self.covered = bool(np.all(np.diff(pairs.start) > 0))
+        pr = self.prices
+        costs = np.abs(pr.site[np.isfinite(pr.site)]).max(initial=0) + np.abs(pr.agency).max(initial=0)
+        coefficients = np.abs(np.hstack([pr.row_site, pr.row_agency])).max(axis=1, initial=0)
+        self.row_scale = (1.0 + costs) / np.maximum(coefficients, 1e-12)  # a lambda that prices a row like the costs
+        self.ceiling = (np.maximum(pr.site[np.isfinite(pr.site)], 0).sum() + np.maximum(pr.agency, 0).sum()
+                        + pairs.cost[pairs.start[1:] - 1].sum() + pr.constant) if self.covered else np.inf
+        """The most any plan can cost: every site and agency open, every pair at its farthest site.
+        A bound above it proves that no plan keeps the rows."""
         self.order = np.argsort(np.diff(pairs.start), kind="stable").astype(np.int64)
 
     def start(self) -> Multipliers:
@@ -546,15 +559,43 @@ class Relaxation:
         p = self.pairs
         _dual_ascent(p.start, p.site, p.cost, p.agency, self.order, m.u, site_cost, agency_cost, free)
 
-    def bound(self, m: Multipliers) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """L(u, lambda), the relaxed problem's y and z, and the subgradients in u and lambda."""
-        site_cost, agency_cost, constant = self.prices.at(m.lam)
+    def offers(self, m: Multipliers) -> np.ndarray:
+        """R_ja = sum_{p of a} (u_p - t_pj)^+ at m's u."""
         p = self.pairs
-        h, y, z, slope_u = _relaxed(p.start, p.site, p.cost, p.agency, m.u, site_cost, agency_cost,
-                                     self.prices.forced_open)
+        return _reach(p.start, p.site, p.cost, p.agency, m.u, *self.prices.agency.shape)
+
+    def bound(self, m: Multipliers, reach: np.ndarray | None = None
+              ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """L(u, lambda), the relaxed problem's y and z, and the subgradients in u and lambda.
+
+        `reach`: the offers at m's u, where the caller has them already."""
+        reach = self.offers(m) if reach is None else reach
+        site_cost, agency_cost, constant = self.prices.at(m.lam)
+        h, y, z = _choose_sites(reach, site_cost, agency_cost, self.prices.forced_open)
+        p = self.pairs
+        slope_u = _served(p.start, p.site, p.cost, p.agency, m.u, z, agency_cost.shape[1])
         slope_lam = self.prices.row_site @ y + self.prices.row_agency @ z - self.prices.row_bound
-        z = z.reshape(agency_cost.shape)
-        return constant + float(m.u.sum()) + h, y, z, slope_u, slope_lam
+        return constant + float(m.u.sum()) + h, y, z.reshape(agency_cost.shape), slope_u, slope_lam
+
+    def price_rows(self, m: Multipliers) -> np.ndarray:
+        """Set each lambda_r, in turn, to the value that maximises L at m's u; returns the offers R.
+
+        With u fixed the offers are fixed, and L is concave in each lambda_r at a cost of one
+        pass over the sites, so an exact line search is cheap.  Subgradient steps on lambda,
+        whose scale is unlike u's, overshoot: a 3 % budget cut at 20,000 areas left the
+        bound 0.6 % lower after 150 steps than with this search.
+        """
+        reach = self.offers(m)
+        pr = self.prices
+        for r in range(len(pr.row_bound)):
+            def value(lam_r: float, r: int = r) -> float:
+                lam = m.lam.copy()
+                lam[r] = lam_r
+                site_cost, agency_cost, constant = pr.at(lam)
+                return constant + _choose_sites(reach, site_cost, agency_cost, pr.forced_open)[0]
+
+            m.lam[r] = _maximise(value, m.lam[r], self.row_scale[r])
+        return reach
 
     def plan(self, z: np.ndarray, best: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """A plan from the agencies `z` (J, A), improved by local search under the true costs and the side rows.
@@ -582,6 +623,29 @@ class Relaxation:
         closed = ~np.isfinite(pr.site)
         return bool(np.all(use <= pr.row_bound + 1e-6 * (1.0 + np.abs(pr.row_bound)))
                     and np.all(y[pr.forced_open]) and not np.any(y[closed]))
+
+
+def _maximise(value, start: float, scale: float) -> float:
+    """The lambda >= 0 that maximises the concave `value`, by golden section to a relative 1e-7 of the bracket."""
+    high = max(2.0 * start, 1e-6 * scale)
+    for _ in range(60):  # a row no plan can keep raises L for ever: the caller sees L pass every plan's cost
+        if value(high) <= value(high / 2):
+            break
+        high *= 2
+    low, ratio = 0.0, (math.sqrt(5) - 1) / 2
+    a, b = high - ratio * high, ratio * high
+    value_a, value_b = value(a), value(b)
+    while high - low > 1e-7 * max(high, 1e-12):
+        if value_a < value_b:
+            low, a, value_a = a, b, value_b
+            b = low + ratio * (high - low)
+            value_b = value(b)
+        else:
+            high, b, value_b = b, a, value_a
+            a = high - ratio * (high - low)
+            value_a = value(a)
+    best = max((0.0, value(0.0)), (start, value(start)), ((low + high) / 2, value((low + high) / 2)), key=lambda t: t[1])
+    return best[0]
 
 
 def _nearest_open(p: PairSites, is_open: np.ndarray, n_agencies: int) -> np.ndarray:
@@ -626,15 +690,15 @@ def search(relaxation: Relaxation, incumbent: Incumbent) -> Iterator[Step]:
         target = incumbent.cost
         if not math.isfinite(target) or target <= value:
             target = value + 0.01 * abs(value) + 1.0
-        moving = (m.lam > 0) | (slope_lam > 0)  # lambda stays >= 0
-        along_u, along_lam = float(scale @ slope_u**2), float(slope_lam[moving] @ slope_lam[moving])
-        if along_u + along_lam == 0:
+        along = float(scale @ slope_u**2)
+        if along == 0 and not np.any(slope_lam > 1e-9 * (1.0 + np.abs(relaxation.prices.row_bound))):
             return  # the relaxed problem serves every pair once within the rows: its plan is optimal
-        if along_u > 0:
-            m.u += length * (target - value) / along_u * scale * slope_u
-        if along_lam > 0:
-            m.lam = np.maximum(0.0, m.lam + length * (target - value) / along_lam * slope_lam)
-        value, _, z, slope_u, slope_lam = relaxation.bound(m)
+        m.u += length * (target - value) / max(along, 1e-300) * scale * slope_u
+        reach = relaxation.price_rows(m)
+        if step % _PLAN_EVERY == 0:
+            relaxation.ascend(m)
+            reach = None
+        value, _, z, slope_u, slope_lam = relaxation.bound(m, reach)
         since = 0 if value > best else since + 1
         if since >= _PATIENCE:
             length, since = length / 2, 0

@@ -221,7 +221,7 @@ def lagrangian_steps(search: _Search, relaxation: Relaxation, steps: Iterator[St
         if step.plan is not None and relaxation.allows(*step.plan):
             search.offer(*step.plan)
         search.report()
-        if search.proven() or search.stopped() or (most is not None and n >= most):
+        if search.proven() or search.stopped() or (most is not None and n >= most) or search.lower > relaxation.ceiling:
             return
 
 
@@ -250,6 +250,8 @@ def solve_nearest(inst: Instance, start: Start | None = None) -> Solution | None
         lagrangian_steps(search, relaxation, steps, LAGRANGIAN_STEPS)
         if not search.proven() and level_rows_needed(search) > MOST_LEVEL_ROWS:
             lagrangian_steps(search, relaxation, steps, None)
+        if search.lower > relaxation.ceiling:
+            return None  # no plan keeps the rows
     build_seconds = 0.0
     if not search.proven() and not search.stopped() and (search.plan is None
                                                          or level_rows_needed(search) <= MOST_LEVEL_ROWS):

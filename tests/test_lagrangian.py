@@ -4,6 +4,7 @@ single move improves a plan the local search returns."""
 from __future__ import annotations
 
 import itertools
+import time
 import math
 from dataclasses import replace
 
@@ -160,3 +161,14 @@ def test_a_national_grid_is_proven_within_one_percent_by_the_lagrangian_search_a
     assert alone.status == "optimal"
     assert alone.mip_gap <= 0.01
     assert alone.bound <= exact.objective <= alone.objective <= exact.objective * 1.01
+
+
+def test_a_budget_no_plan_can_keep_is_proven_impossible_by_the_bound_alone(monkeypatch):
+    """The staff bill alone is over the annual budget: the bound climbs past every plan's cost."""
+    monkeypatch.setattr(radius, "MOST_LEVEL_ROWS", 0)
+    p = random_problem(5).with_settings(budget_annual=1.0, budget_one_off=None, time_limit_s=30.0)
+    inst = build_instance(p)
+    assert solve(inst).status == "infeasible"
+    started = time.perf_counter()
+    assert solve_nearest(inst) is None
+    assert time.perf_counter() - started < 5.0
