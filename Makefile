@@ -28,8 +28,8 @@ bench: $(VENV)/installed
 	$(BIN)/python benchmarks/bench_distances.py
 	$(BIN)/python benchmarks/bench_solve.py
 	$(BIN)/python benchmarks/bench_resolve.py
-	$(BIN)/python benchmarks/bench_scale.py
-	$(BIN)/python benchmarks/bench_scale.py --nearest-office
+	$(BIN)/python benchmarks/bench_scale.py --sizes 300x300 2000x600 20000x2000 100000x3000
+	$(BIN)/python benchmarks/bench_scale.py --general --sizes 300x300 2000x600 20000x2000 --no-finland
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/orlib_table.py --spopt
 

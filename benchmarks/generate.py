@@ -30,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optimizer.distances import geodesic_km  # noqa: E402
+from optimizer.distances import geodesic_km, pairs_within  # noqa: E402
 from optimizer.problem import Area, Problem, Site  # noqa: E402
 from optimizer.workbook import problem_tables, read_problem, write_input_workbook  # noqa: E402
 
@@ -100,8 +100,8 @@ def covering(placed: tuple[Area, ...], offices: tuple[Site, ...], reach_km: floa
     lat = np.array([a.lat for a in placed])
     lon = np.array([a.lon for a in placed])
     reached = np.zeros(len(placed), dtype=bool)
-    for site in offices:
-        reached |= geodesic_km(site.lat, site.lon, lat, lon) <= reach_km
+    within, _, _ = pairs_within(lat, lon, [s.lat for s in offices], [s.lon for s in offices], reach_km)
+    reached[within] = True
     people = np.array([a.population for a in placed])
     added = []
     while not reached.all():
@@ -133,9 +133,10 @@ def national(n_areas: int, n_sites: int, seed: int = 1, nearest_office: bool = F
     return made.with_settings(budget_annual=None, budget_one_off=None)
 
 
-def with_binding_budget(problem: Problem, cut: float) -> tuple[Problem, float]:
+def with_binding_budget(problem: Problem, cut: float) -> tuple[Problem, float | None]:
     """The problem with an annual budget `cut` (a share, 0.03 = 3 %) below the annual cost of the
-    engine's plan without a budget, and that annual cost.
+    engine's plan without a budget, and that annual cost; unchanged, with None, when the
+    engine finds no plan (a model too large to build, say).
 
     The plan is the engine's own, proven within the problem's gap, not the exact optimum, so
     that the budget binds is shown by the plan made under it, which spends up to it.
@@ -144,7 +145,10 @@ def with_binding_budget(problem: Problem, cut: float) -> tuple[Problem, float]:
     from optimizer.plan import cost_parts
 
     free = prepare(problem.with_settings(budget_annual=None))
-    annual = cost_parts(free, solve_instance(free))["annual cost"]
+    solution = solve_instance(free)
+    if not solution.has_plan:
+        return problem, None
+    annual = cost_parts(free, solution)["annual cost"]
     return problem.with_settings(budget_annual=round((1 - cut) * annual)), annual
 
 

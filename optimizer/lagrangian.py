@@ -47,12 +47,12 @@ from models.nearest_office import Columns, Levels, decision_costs, side_rows
 
 from .instance import Instance
 
-# Subgradient steps without a better bound before the step length is halved.
+# The first subgradient step's share of the way to the target, and the steps without a
+# better bound before that share is halved.
+_FIRST_LENGTH = 2.0
 _PATIENCE = 10
 # The relaxed problem's own sites are turned into a plan every this many steps.
 _PLAN_EVERY = 15
-# Swaps are weighed only while at most this many offices are open (the weights are sites x offices).
-_MOST_OPEN_FOR_SWAPS = 3000
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +122,9 @@ def prices(inst: Instance) -> Prices:
     matrix = np.concatenate(rows) if rows else np.zeros((0, c.w0))
     closed = np.array([s.force == "closed" for s in inst.problem.sites])
     return Prices(
-        site=np.where(closed, np.inf, costs[: c.n_sites]), agency=costs[c.n_sites :].reshape(c.n_sites, c.n_agencies), constant=constant,
+        site=np.where(closed, np.inf, costs[: c.n_sites]),
+        agency=costs[c.n_sites :].reshape(c.n_sites, c.n_agencies),
+        constant=constant,
         row_site=matrix[:, : c.n_sites], row_agency=matrix[:, c.n_sites :],
         row_bound=np.concatenate(bounds) if bounds else np.zeros(0),
         forced_open=np.array([s.force == "open" for s in inst.problem.sites]),
@@ -336,7 +338,7 @@ def _local_search(start, site, cost, agency, site_cost, agency_cost, forced_open
     gain, loss = np.zeros(n_cols), np.zeros(n_cols)
     sole = np.zeros(n_cols, np.int64)
     extra = np.zeros((n_sites, capacity))
-    cover = np.zeros((n_sites, capacity), np.int64)
+    cover = np.zeros((n_sites, capacity), np.int32)
     for p in range(n_pairs):
         _nearest_two_of(p, start, site, agency, is_open, n_agencies, first, second)
         _weigh(p, 1, start, site, cost, agency, first, second, slot, n_agencies, gain, loss, sole, extra, cover)
@@ -365,7 +367,8 @@ def _local_search(start, site, cost, agency, site_cost, agency_cost, forced_open
                 if is_open[c] or cover[jc, slot[r]] < sole[r] or not np.isfinite(site_cost[jc]):
                     continue
                 opens = count[jc] == 0 and not forced_open[jc]
-                delta = out_delta + agency_cost[jc, a] + (site_cost[jc] if opens else 0.0) - gain[c] - extra[jc, slot[r]]
+                delta = (out_delta + agency_cost[jc, a] + (site_cost[jc] if opens else 0.0) - gain[c]
+                         - extra[jc, slot[r]])
                 if n_rows:
                     change[:] = 0.0
                     _shift(change, row_agency, r, -1.0)
@@ -500,9 +503,8 @@ def _local_search(start, site, cost, agency, site_cost, agency_cost, forced_open
                 continue
             if len(free) == 0:
                 extra = np.concatenate((extra, np.zeros((n_sites, capacity))), axis=1)
-                cover = np.concatenate((cover, np.zeros((n_sites, capacity), np.int64)), axis=1)
-                for s in range(2 * capacity - 1, capacity - 1, -1):
-                    free.append(s)
+                cover = np.concatenate((cover, np.zeros((n_sites, capacity), np.int32)), axis=1)
+                free.extend(range(2 * capacity - 1, capacity - 1, -1))
                 capacity *= 2
             is_open[k] = True
             slot[k] = free.pop()
@@ -644,8 +646,7 @@ def _maximise(value, start: float, scale: float) -> float:
             high, b, value_b = b, a, value_a
             a = high - ratio * (high - low)
             value_a = value(a)
-    best = max((0.0, value(0.0)), (start, value(start)), ((low + high) / 2, value((low + high) / 2)), key=lambda t: t[1])
-    return best[0]
+    return max((0.0, start, (low + high) / 2), key=value)
 
 
 def _nearest_open(p: PairSites, is_open: np.ndarray, n_agencies: int) -> np.ndarray:
@@ -684,7 +685,7 @@ def search(relaxation: Relaxation, incumbent: Incumbent) -> Iterator[Step]:
     yield Step(value, None)
     tight = _paid_for(relaxation, m)
     yield Step(value, relaxation.plan(tight))
-    scale, length, since, step = relaxation.pairs.per_km, 0.1, 0, 0
+    scale, length, since, step = relaxation.pairs.per_km, _FIRST_LENGTH, 0, 0
     while True:
         step += 1
         target = incumbent.cost

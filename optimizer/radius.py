@@ -25,8 +25,15 @@ from dataclasses import replace
 import highspy
 import numpy as np
 
-from models.nearest_office import Columns, Levels, RadiusModel, decision_costs, demand_levels, pair_travel
-from models.nearest_office import staff_serving
+from models.nearest_office import (
+    Columns,
+    Levels,
+    RadiusModel,
+    decision_costs,
+    demand_levels,
+    pair_travel,
+    staff_serving,
+)
 
 from . import lagrangian
 from .instance import Instance

@@ -4,8 +4,8 @@ single move improves a plan the local search returns."""
 from __future__ import annotations
 
 import itertools
-import time
 import math
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -55,7 +55,7 @@ def test_every_bound_lies_below_the_optimum_and_every_plan_keeps_the_rules(seed)
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_any_multipliers_give_a_lower_bound_and_dual_ascent_only_raises_it(seed):
-    inst, lv, relaxation, general = _setup(seed)
+    _, _, relaxation, general = _setup(seed)
     if general.status == "infeasible" or not relaxation.covered:
         return
     rng = np.random.default_rng(seed)
