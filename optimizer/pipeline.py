@@ -22,9 +22,9 @@ from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, make_plan
 from .plan_workbook import write_plan
 from .problem import Problem
-from .radius import price_today_nearest, solve_nearest
+from .radius import price_today_nearest, relaxation_hint, solve_nearest
 from .resolve import Resolver
-from .solve import Solution, Start, price_today, solve
+from .solve import Solution, Start, price_today, solve, with_bound
 from .workbook import read_problem
 
 # Today's network is priced in a process started from a clean forkserver, never forked from
@@ -66,9 +66,16 @@ def prepare(problem: Problem, table: DistanceTable | None = None) -> Instance:
 
 
 def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
-    """The plan's solution: by the radius formulation when people go to the nearest office, else the general model."""
-    solution = solve_nearest(inst, start) if eligible(inst) else None
-    return solution if solution is not None else solve(inst, start)
+    """The plan's solution: by the nearest-office path when people go to the nearest office, else the
+    general model, started (unless `start` is given) and bounded by the nearest-office relaxation."""
+    if eligible(inst):
+        solution = solve_nearest(inst, start)
+        return solution if solution is not None else solve(inst, start)
+    started = time.perf_counter()
+    hint, bound = relaxation_hint(inst) if start is None else (None, None)
+    hinted = time.perf_counter() - started
+    solution = with_bound(solve(inst, start or hint), bound, inst.problem.settings.mip_gap)
+    return replace(solution, seconds=solution.seconds + hinted)
 
 
 def price(inst: Instance) -> Solution:

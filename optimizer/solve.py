@@ -140,8 +140,9 @@ _watcher: ContextVar[Watcher | None] = ContextVar("watcher", default=None)
 
 
 @contextmanager
-def watched_by(watcher: Watcher) -> Iterator[None]:
-    """Every HiGHS run inside the block reports to `watcher` and stops when it asks."""
+def watched_by(watcher: Watcher | None) -> Iterator[None]:
+    """Every HiGHS run inside the block reports to `watcher` and stops when it asks; None: to nobody
+    (a preparatory solve whose figures are not the plan's)."""
     token = _watcher.set(watcher)
     try:
         yield
@@ -350,6 +351,19 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool) -> Solut
         nearest_offices(m, s.time_limit_s, s.mip_gap)
     message = optimal_message(outcome.gap) if outcome.status == "optimal" else stopped_message(outcome.gap)
     return extract(m, inst, outcome, message)
+
+
+def with_bound(solution: Solution, bound: float | None, mip_gap: float) -> Solution:
+    """The solution with a lower bound proven elsewhere (a relaxation), where it is better than HiGHS's own."""
+    if bound is None or not solution.has_plan or solution.objective is None:
+        return solution
+    if solution.bound is not None and solution.bound >= bound:
+        return solution
+    bound = min(bound, solution.objective)
+    gap = _relative_gap(solution.objective, bound)
+    status = "optimal" if gap is not None and gap <= mip_gap + 1e-12 else solution.status
+    message = optimal_message(gap) if status == "optimal" else stopped_message(gap)
+    return replace(solution, bound=bound, mip_gap=gap, status=status, message=message)
 
 
 def minimise_instead(m: pyo.ConcreteModel, expr) -> None:

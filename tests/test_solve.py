@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from optimizer.instance import build_instance
@@ -202,3 +203,16 @@ def test_a_model_too_large_for_the_machine_is_refused_before_it_is_built(monkeyp
     refused = solve_module.solve(inst)
     assert refused.status == "error" and refused.message == message
     assert solve_module.price_today(inst).message.startswith("Today's network was not priced.")
+
+
+def test_a_bound_proven_elsewhere_replaces_a_weaker_one_and_settles_the_status():
+    from optimizer.solve import Solution, with_bound
+
+    stopped = Solution("feasible", "stopped", objective=1000.0, bound=500.0, mip_gap=0.5, y=np.ones(1, dtype=bool))
+    assert with_bound(stopped, 400.0, 0.01) is stopped  # weaker: nothing changes
+    closer = with_bound(stopped, 995.0, 0.01)
+    assert (closer.status, closer.bound, closer.mip_gap) == ("optimal", 995.0, pytest.approx(0.005))
+    assert closer.message == "Optimal within the set mip_gap: no plan costs less than this one by more than 0.50%."
+    still = with_bound(stopped, 900.0, 0.01)
+    assert (still.status, still.bound) == ("feasible", 900.0)
+    assert still.message == "The time limit stopped the search; this is the best plan found (gap 10.00%)."
