@@ -694,7 +694,8 @@ def search(relaxation: Relaxation, incumbent: Incumbent) -> Iterator[Step]:
         along = float(scale @ slope_u**2)
         if along == 0 and not np.any(slope_lam > 1e-9 * (1.0 + np.abs(relaxation.prices.row_bound))):
             return  # the relaxed problem serves every pair once within the rows: its plan is optimal
-        m.u += length * (target - value) / max(along, 1e-300) * scale * slope_u
+        if along > 0:
+            m.u += length * (target - value) / along * scale * slope_u
         reach = relaxation.price_rows(m)
         if step % _PLAN_EVERY == 0:
             relaxation.ascend(m)

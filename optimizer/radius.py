@@ -291,34 +291,33 @@ def relaxed(problem: Problem) -> Problem:
     ).with_settings(staff_integer=False)
 
 
-# The share of the time limit given to the relaxation before the general model.
-RELAXATION_SHARE = 0.1
+# The share of the time limit given to each nearest-office problem solved before the general model.
+HINT_SHARE = 0.05
 
 
-def relaxation_hint(inst: Instance) -> tuple[Start | None, float | None]:
-    """A start for the general model and a lower bound on its optimum, from its nearest-office relaxation.
+def hint(inst: Instance, problem: Problem) -> Solution | None:
+    """The nearest-office plan of `problem` (a stand-in for the instance's own), in a share of the time
+    limit and unwatched: its plans and bounds are not the plan's progress."""
+    time_limit_s = HINT_SHARE * inst.problem.settings.time_limit_s
+    with watched_by(None):
+        solution = solve_nearest(replace(inst, problem=problem.with_settings(time_limit_s=time_limit_s)))
+    return solution if solution is not None and solution.has_plan else None
 
-    The start is the relaxation's plan with each office staffed to at least its minimum
-    (HiGHS drops it where desks or budgets then break).  On 2,000 generated areas with
-    minimum staff and desks the general model alone ends its 120 s with a plan costing 7.4
-    billion and a bound of 86 M; from this start its plan costs 982 M, and the relaxation
-    proves 915 M.  None, None when the objective is not cost or the relaxation has no plan.
+
+def staffed(inst: Instance, solution: Solution) -> Start:
+    """A nearest-office plan as a start for the general model: each office staffed to at least its minimum.
+
+    HiGHS keeps the sites and agencies of a start and finds the assignment and staff that
+    fit the desks, so a start a few desks short still serves (2,000 generated areas with
+    minimum staff and desks: the general model alone ends its 120 s with a plan costing 7.4
+    billion; from the relaxation's plan it ends with 982 M).
     """
     problem = inst.problem
-    if problem.settings.objective != "cost":
-        return None, None
-    time_limit_s = RELAXATION_SHARE * problem.settings.time_limit_s
-    loose = replace(inst, problem=relaxed(problem).with_settings(time_limit_s=time_limit_s))
-    with watched_by(None):  # the relaxation's plans and bounds are not the plan's progress
-        solution = solve_nearest(loose)
-    if solution is None or not solution.has_plan:
-        return None, None
-    minimum = np.array([a.min_staff for a in problem.agencies]) * solution.z
-    staff = np.maximum(solution.n, minimum)
+    staff = np.maximum(solution.n, np.array([a.min_staff for a in problem.agencies]) * solution.z)
     if problem.settings.staff_integer:
         staff = np.ceil(staff - 1e-9)
-    start = Start(solution.y.astype(float), solution.z.astype(float), staff, dict(zip(inst.triples(), solution.x.tolist())))
-    return start, solution.bound
+    x = dict(zip(inst.triples(), solution.x.tolist()))
+    return Start(solution.y.astype(float), solution.z.astype(float), staff, x)
 
 
 def _no_plan(time_limit_s: float, seconds: float) -> Solution:

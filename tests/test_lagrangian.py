@@ -43,6 +43,7 @@ def test_every_bound_lies_below_the_optimum_and_every_plan_keeps_the_rules(seed)
         return
     best = _Best()
     for n, step in enumerate(search(relaxation, best)):
+        assert math.isfinite(step.bound)
         assert step.bound <= general.objective + 1e-6 * max(1.0, abs(general.objective))
         if step.plan is not None and relaxation.allows(*step.plan):
             cost = true_cost(inst, lv, *step.plan)
