@@ -76,7 +76,8 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
     started = time.perf_counter()
     hinted, bound = general_hint(inst) if start is None and not size_refusal(inst) else (None, None)
     seconds = time.perf_counter() - started
-    solution = with_bound(solve(inst, start or hinted), bound, inst.problem.settings.mip_gap)
+    solution = solve(inst, start) if start is not None else solve(inst, hinted, complete=True)
+    solution = with_bound(solution, bound, inst.problem.settings.mip_gap)
     return replace(solution, seconds=solution.seconds + seconds)
 
 

@@ -216,3 +216,24 @@ def test_a_bound_proven_elsewhere_replaces_a_weaker_one_and_settles_the_status()
     still = with_bound(stopped, 900.0, 0.01)
     assert (still.status, still.bound) == ("feasible", 900.0)
     assert still.message == "The time limit stopped the search; this is the best plan found (gap 10.00%)."
+
+
+def test_a_start_that_breaks_the_desks_is_completed_with_its_sites_before_the_search():
+    """s2 and c3 open, but everyone's staff put at s2, beyond its 2 desks: the completion moves the
+    staff that do not fit to c3, so HiGHS starts from a plan that keeps the desks, here the optimal one."""
+    from models import build_model
+    from optimizer.solve import apply_start, completed
+
+    p = network(s2_desks=2.0)
+    inst = build_instance(p)
+    everyone_at_s2 = {k: float(k[1] == 1) for k in inst.triples()}
+    start = Start(np.array([0.0, 1.0, 1.0]), np.array([[0.0], [1.0], [1.0]]), np.array([[0.0], [3.5], [0.0]]),
+                  everyone_at_s2)
+    m = build_model(inst)
+    assert apply_start(m, start)
+    assert completed(m, time_limit_s=10.0)
+    assert m.n[1, 0].value <= 2.0 + 1e-9  # within s2's desks
+    assert m.n[1, 0].value + m.n[2, 0].value == pytest.approx(3.5)
+    solution = solve(inst, start, complete=True)
+    assert solution.objective == pytest.approx(300 + 100 + 1000 / 10 + 350)
+    assert operating(p, solution) == {"s2", "c3"}
