@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny import agency, area, problem, site
 
 from optimizer.instance import build_instance
 from optimizer.orlib import pmed_tables, read_pmed
 from optimizer.solve import Start, price_today, solve
 from optimizer.workbook import read_problem, write_input_workbook
-from tiny import agency, area, problem, site
 
 ORLIB = Path(__file__).resolve().parents[1] / "benchmarks" / "orlib"
 
