@@ -1,0 +1,103 @@
+"""The assignment rows' Lagrangian: its value at any prices is the relaxed model's exact minimum,
+so every bound it gives lies below the general model's optimum."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+
+from benchmarks.generate import national
+from models.office_network import build_model
+from optimizer import pipeline
+from optimizer.general_bound import bound, first_prices, prices, value
+from optimizer.instance import build_instance
+from optimizer.pipeline import with_assignment_bound
+from optimizer.solve import Solution, run_highs, solve
+from tests.test_radius import random_problem
+
+SEEDS = range(30)
+
+
+def general_problem(seed: int):
+    """A random problem with minimum staff, so that the nearest-office path does not apply."""
+    rng = np.random.default_rng(1000 + seed)
+    p = random_problem(seed)
+    return replace(p, agencies=tuple(replace(a, min_staff=float(rng.integers(0, 4))) for a in p.agencies))
+
+
+def relaxed_model(inst) -> pyo.ConcreteModel:
+    """The general model without what the bound drops: budgets, desks and office counts."""
+    m = build_model(inst)
+    for name in ("agency_budget", "annual_budget", "one_off_budget", "site_desks", "office_count"):
+        if hasattr(m, name):
+            getattr(m, name).deactivate()
+    return m
+
+
+def lagrangian_by_highs(inst, lam: np.ndarray) -> float:
+    """sum lambda + the relaxed model's minimum with the assignment rows priced at lambda
+    instead of kept: L(lambda) by HiGHS, to check the knapsacks."""
+    m = relaxed_model(inst)
+    m.demand_is_served.deactivate()
+    p = prices(inst)
+    pair_of = {(int(i), int(a)): int(k) for i, a, k in zip(inst.k_area, inst.k_agency, p.pair)}
+    m.cost.deactivate()
+    m.priced = pyo.Objective(expr=m.total_cost - sum(lam[pair_of[i, a]] * m.x[i, j, a] for i, j, a in m.K))
+    outcome = run_highs(m, 60.0, 1e-9)
+    assert outcome.status == "optimal"
+    return float(lam.sum()) + outcome.objective
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_value_at_any_prices_is_the_relaxed_models_minimum(seed):
+    inst = build_instance(general_problem(seed))
+    p = prices(inst)
+    rng = np.random.default_rng(seed)
+    for lam in (first_prices(p), first_prices(p) * rng.uniform(0, 3, p.n_pairs) + rng.normal(0, 50, p.n_pairs)):
+        expected = lagrangian_by_highs(inst, lam)
+        assert value(p, lam).bound == pytest.approx(expected, rel=1e-7, abs=1e-5)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_bound_lies_below_the_general_models_optimum(seed):
+    inst = build_instance(general_problem(seed).with_settings(mip_gap=1e-9))
+    general = solve(inst)
+    if general.status != "optimal":
+        return
+    found = bound(inst, general.objective, seconds=5.0, steps=2000)
+    assert found <= general.objective + 1e-6 * max(1.0, abs(general.objective))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_steps_reach_the_lp_bound_of_what_stays(seed):
+    """The Lagrangian dual is at least the LP relaxation of the model it prices (its sites'
+    choices stay integer), so the steps must climb at least that high."""
+    inst = build_instance(general_problem(seed))
+    m = relaxed_model(inst)
+    pyo.TransformationFactory("core.relax_integer_vars").apply_to(m)
+    lp = run_highs(m, 60.0, 1e-9)
+    if lp.status != "optimal":
+        return  # a lock leaves some area unserved
+    found = bound(inst, lp.objective * 1.5 + 1.0, seconds=5.0, steps=5000)
+    assert found >= lp.objective - 1e-3 * max(1.0, abs(lp.objective))
+
+
+def test_a_plan_without_proof_gets_the_bound_and_the_gap_it_proves():
+    """Generated areas with minimum staff and desks, the plan's own bound taken away."""
+    inst = build_instance(national(300, 100, nearest_office=False).with_settings(time_limit_s=60.0))
+    plan = solve(inst)
+    weak = replace(plan, status="feasible", bound=0.0, mip_gap=1.0)
+    proven = with_assignment_bound(inst, weak)
+    assert proven.bound > 0.9 * plan.objective
+    assert proven.bound <= plan.objective
+    assert proven.mip_gap == pytest.approx((plan.objective - proven.bound) / plan.objective, rel=1e-6)
+
+
+def test_a_proven_plan_is_left_as_it_is(monkeypatch):
+    monkeypatch.setattr(pipeline.general_bound, "bound", lambda *args, **kwargs: pytest.fail("bound was computed"))
+    inst = build_instance(general_problem(0))
+    proven = Solution("optimal", "", objective=1.0, bound=1.0, mip_gap=0.0)
+    assert with_assignment_bound(inst, proven) is proven
