@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.nearest_office import Columns, annual_coefficients, one_off_coefficients
+
 from .instance import Instance
 from .solve import current_watcher
 
@@ -45,33 +47,31 @@ class Prices:
 
 
 def prices(inst: Instance) -> Prices:
-    """The relaxation's coefficients, in the objective's units (annual + one-off / L + travel)."""
-    problem = inst.problem
-    settings = problem.settings
-    agencies, sites = problem.agencies, problem.sites
+    """The relaxation's coefficients, in the objective's units (annual + one-off / L + travel).
+
+    The costs on y and z are the radius model's (`annual_coefficients`, `one_off_coefficients`),
+    without its constant staff bill: here the staff are priced where they work.
+    """
+    settings = inst.problem.settings
+    agencies = inst.problem.agencies
     n_agencies = inst.n_agencies
     years = settings.amortization_years
+    c = Columns(inst.n_sites, n_agencies)
+    annual, _ = annual_coefficients(inst, c)
+    one_off, closing = one_off_coefficients(inst, c)
+    on_y_and_z = annual + one_off / years
     visits = inst.visits[inst.k_area, inst.k_agency]
-    pair_key = inst.k_area.astype(np.int64) * n_agencies + inst.k_agency
-    _, pair = np.unique(pair_key, return_inverse=True)
+    _, pair = np.unique(inst.k_area.astype(np.int64) * n_agencies + inst.k_agency, return_inverse=True)
     per_staff = np.array([1.0 / a.visits_per_staff for a in agencies])
-    staff_cost = np.array([a.staff_cost for a in agencies])
-    minimum = np.array([a.min_staff for a in agencies])
-    presence = np.array([a.presence_cost for a in agencies])
-    setup = np.array([
-        [a.setup_cost if a.agency_id not in s.agencies_now else 0.0 for a in agencies] for s in sites
-    ])
-    fixed = presence[None, :] + setup / years + (staff_cost * minimum)[None, :]
-    existing = np.array([s.is_existing for s in sites])
-    one_off = np.where(existing, -np.array([s.close_cost for s in sites]), [s.open_cost for s in sites])
-    force = np.array([{"open": 1, "closed": -1}.get(s.force, 0) for s in sites])
+    staff_cost = np.tile([a.staff_cost for a in agencies], inst.n_sites)
+    minimum = np.tile([a.min_staff for a in agencies], inst.n_sites)
     return Prices(
         pair=pair, group=inst.k_site.astype(np.int64) * n_agencies + inst.k_agency,
         travel=settings.travel_cost_per_km * visits * inst.k_km,
         weight=visits * per_staff[inst.k_agency], n_pairs=int(pair.max()) + 1 if len(pair) else 0,
-        fixed=fixed.ravel(), minimum=np.tile(minimum, inst.n_sites), staff_cost=np.tile(staff_cost, inst.n_sites),
-        site=np.array([s.annual_cost for s in sites]) + one_off / years,
-        constant=float(sum(s.close_cost for s in sites if s.is_existing)) / years, force=force,
+        fixed=on_y_and_z[c.n_sites:] + staff_cost * minimum, minimum=minimum, staff_cost=staff_cost,
+        site=on_y_and_z[: c.n_sites], constant=closing / years,
+        force=np.array([{"open": 1, "closed": -1}.get(s.force, 0) for s in inst.problem.sites]),
     )
 
 
@@ -117,9 +117,11 @@ def value(p: Prices, lam: np.ndarray) -> Value:
 
 def _cumulative_before(group: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """For entries sorted by group: the weight of the entries before each one in its group."""
+    if len(group) == 0:
+        return np.zeros(0)
     total = np.cumsum(weight) - weight
-    starts = np.r_[True, group[1:] != group[:-1]] if len(group) else np.zeros(0, bool)
-    return total - np.maximum.accumulate(np.where(starts, total, 0.0)) if len(group) else total
+    starts = np.r_[True, group[1:] != group[:-1]]
+    return total - np.maximum.accumulate(np.where(starts, total, 0.0))
 
 
 def first_prices(p: Prices) -> np.ndarray:
