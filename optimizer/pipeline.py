@@ -22,11 +22,12 @@ import numpy as np
 from models.nearest_office import eligible
 
 from . import general_bound
+from .desk_fit import within_desks
 from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, cost_parts, make_plan
 from .plan_workbook import write_plan
-from .problem import Problem
-from .radius import hint, price_today_nearest, relaxed, solve_nearest, staffed
+from .problem import Problem, Settings
+from .radius import hint, price_today_nearest, relaxed, solve_nearest
 from .resolve import Resolver
 from .solve import Solution, Start, price_today, size_refusal, solve, with_bound
 from .workbook import read_problem
@@ -75,11 +76,14 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
     if eligible(inst):
         solution = solve_nearest(inst, start)
         return solution if solution is not None else solve(inst, start)
+    settings = inst.problem.settings
     started = time.perf_counter()
     hinted, bound = general_hint(inst) if start is None and not size_refusal(inst) else (None, None)
     seconds = time.perf_counter() - started
-    solution = solve(inst, start) if start is not None else solve(inst, hinted, complete=True)
-    solution = with_bound(solution, bound, inst.problem.settings.mip_gap)
+    # The hint, the completion, HiGHS and the assignment bound share the time limit.
+    left = settings.time_limit_s - seconds - assignment_bound_seconds(settings)
+    solution = solve(inst, start or hinted, complete=start is None, time_limit_s=left)
+    solution = with_bound(solution, bound, settings.mip_gap)
     started = time.perf_counter()
     solution = with_assignment_bound(inst, solution)
     return replace(solution, seconds=solution.seconds + seconds + time.perf_counter() - started)
@@ -92,13 +96,17 @@ BOUND_SHARE = 0.1
 BOUND_SECONDS = 10.0
 
 
+def assignment_bound_seconds(settings: Settings) -> float:
+    """The time `with_assignment_bound` may take, kept back from HiGHS's search for it."""
+    return min(BOUND_SHARE * settings.time_limit_s, BOUND_SECONDS) if settings.objective == "cost" else 0.0
+
+
 def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
     """The solution with `general_bound`'s bound, when HiGHS has a plan but not the proof."""
     settings = inst.problem.settings
     if solution.status != "feasible" or solution.objective is None or settings.objective != "cost":
         return solution
-    seconds = min(BOUND_SHARE * settings.time_limit_s, BOUND_SECONDS)
-    found = general_bound.bound(inst, solution.objective, seconds)
+    found = general_bound.bound(inst, solution.objective, assignment_bound_seconds(settings))
     return with_bound(solution, found if math.isfinite(found) else None, settings.mip_gap)
 
 
@@ -106,10 +114,11 @@ def general_hint(inst: Instance) -> tuple[Start | None, float | None]:
     """A start for the general model and a lower bound on its optimum, from nearest-office problems.
 
     The bound is the relaxation's (`radius.relaxed`: no minimum staff, no desks).  Its plan,
-    staffed to the minimum, is the start; where that breaks a budget, the relaxation is
-    solved again with the budget lowered by the excess, at most HINT_ROUNDS times (2,000
-    generated areas with the annual budget 3 % below the unconstrained plan's: the first
-    plan spends 35.9 M too much, and the general model alone finds no plan in 120 s).
+    staffed to the minimum and fitted to the desks (`desk_fit`), is the start; where that
+    breaks a budget, the relaxation is solved again with the budget lowered by the excess, at
+    most HINT_ROUNDS times (2,000 generated areas with the annual budget 3 % below the
+    unconstrained plan's: the first plan spends 35.9 M too much, and the general model alone
+    finds no plan in 120 s).
     """
     if inst.problem.settings.objective != "cost":
         return None, None
@@ -117,17 +126,14 @@ def general_hint(inst: Instance) -> tuple[Start | None, float | None]:
     first = hint(inst, loose)
     if first is None:
         return None, None
-    start = staffed(inst, first)
+    start = within_desks(inst, first)
     for _ in range(HINT_ROUNDS):
-        annual, agencies = overspend(inst, start)
-        if annual <= 0 and np.all(agencies <= 0):
-            return start, first.bound
-        loose = _lowered(loose, annual, agencies)
-        again = hint(inst, loose)
-        if again is None:
+        if start is None or keeps_budgets(inst, start):
             break
-        start = staffed(inst, again)
-    return None, first.bound
+        loose = _lowered(loose, *overspend(inst, start))
+        again = hint(inst, loose)
+        start = within_desks(inst, again) if again is not None else None
+    return (start if start is not None and keeps_budgets(inst, start) else None), first.bound
 
 
 # Times the relaxation is solved again with lower budgets for a start that keeps them.
@@ -144,6 +150,11 @@ def overspend(inst: Instance, start: Start) -> tuple[float, np.ndarray]:
     staff_cost = np.array([a.staff_cost for a in problem.agencies])
     budgets = np.array([np.inf if a.budget is None else a.budget for a in problem.agencies])
     return annual, (plan.z * presence + plan.n * staff_cost).sum(axis=0) - budgets
+
+
+def keeps_budgets(inst: Instance, start: Start) -> bool:
+    annual, agencies = overspend(inst, start)
+    return annual <= 0 and bool(np.all(agencies <= 0))
 
 
 def _lowered(problem: Problem, annual: float, agencies: np.ndarray) -> Problem:

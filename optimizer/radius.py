@@ -307,22 +307,6 @@ def hint(inst: Instance, problem: Problem) -> Solution | None:
     return solution if solution is not None and solution.has_plan else None
 
 
-def staffed(inst: Instance, solution: Solution) -> Start:
-    """A nearest-office plan as a start for the general model: each office staffed to at least its minimum.
-
-    `solve(..., complete=True)` keeps its sites and agencies and finds the assignment and
-    staff that fit the desks (`solve.completed`); where no assignment fits them, the start is
-    dropped and HiGHS starts cold (2,000 generated areas with minimum staff and desks: 5 of
-    86 sites over their desks, and no plan in 900 s).
-    """
-    problem = inst.problem
-    staff = np.maximum(solution.n, np.array([a.min_staff for a in problem.agencies]) * solution.z)
-    if problem.settings.staff_integer:
-        staff = np.ceil(staff - 1e-9)
-    x = dict(zip(inst.triples(), solution.x.tolist()))
-    return Start(solution.y.astype(float), solution.z.astype(float), staff, x)
-
-
 def _no_plan(time_limit_s: float, seconds: float) -> Solution:
     return Solution("error", f"No plan was found within the time limit of {time_limit_s:g} s; "
                     "raise time_limit_s or relax the rules.", seconds=seconds)

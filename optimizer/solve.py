@@ -316,13 +316,18 @@ def size_refusal(inst: Instance, memory_bytes: int | None = None) -> str | None:
     )
 
 
-def solve(inst: Instance, start: Start | None = None, complete: bool = False) -> Solution:
+def solve(
+    inst: Instance, start: Start | None = None, complete: bool = False, time_limit_s: float | None = None
+) -> Solution:
     """The best plan for the instance's settings (cost, or coverage then cost), from `start` if given.
 
     `complete`: the start's sites and agencies are kept and its assignment and staff found
     anew first (`completed`), for a start made for another problem (a relaxation's plan).
+    `time_limit_s`: what is left of the settings' limit when other work has used some of it;
+    the completion and the search share it.
     """
     s = inst.problem.settings
+    time_limit_s = s.time_limit_s if time_limit_s is None else time_limit_s
     if s.objective == "cost" and (reason := unreachable_message(inst)):
         return Solution("infeasible", reason, diagnosis=(reason,))
     if too_big := size_refusal(inst):
@@ -330,15 +335,15 @@ def solve(inst: Instance, start: Start | None = None, complete: bool = False) ->
     started = time.perf_counter()
     m = build_model(inst)
     build_seconds = time.perf_counter() - started
-    mip_start = start is not None and apply_start(m, start) and (not complete or completed(m, s.time_limit_s))
-    solution = _solve_model(m, inst, mip_start)
+    mip_start = start is not None and apply_start(m, start) and (not complete or completed(m, time_limit_s))
+    solution = _solve_model(m, inst, mip_start, time_limit_s - (time.perf_counter() - started - build_seconds))
     # Every HiGHS run counts: diagnosis, the coverage stages and the nearest-office stage.
     return replace(solution, build_seconds=build_seconds, seconds=time.perf_counter() - started - build_seconds)
 
 
-def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool) -> Solution:
+def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_limit_s: float) -> Solution:
     s = inst.problem.settings
-    outcome = run_highs(m, s.time_limit_s, s.mip_gap, mip_start)
+    outcome = run_highs(m, max(time_limit_s, min(_LEAST_SECONDS, s.time_limit_s)), s.mip_gap, mip_start)
     if outcome.status == "infeasible":
         diagnosis = diagnose_infeasible(m, s.time_limit_s, s.mip_gap)
         return Solution("infeasible", " ".join(diagnosis), seconds=outcome.seconds, diagnosis=tuple(diagnosis))
@@ -373,15 +378,17 @@ def with_bound(solution: Solution, bound: float | None, mip_gap: float) -> Solut
 
 # The share of the time limit given to completing a start.
 _COMPLETION_SHARE = 0.1
+# The search's time when earlier work has used up the limit: enough for HiGHS to load the start.
+_LEAST_SECONDS = 1.0
 
 
 def completed(m: pyo.ConcreteModel, time_limit_s: float) -> bool:
     """Find the best assignment and staff for the loaded sites and agencies; False when there is none.
 
-    A relaxation's plan, staffed to the minimum, may put more staff at a site than its desks
-    hold.  Handed to HiGHS as it is, such a start costs HiGHS a repair search: the Finnish
-    sample then ended its 120 s at a 25 % gap instead of 0.34 %.  Completed here, it is a
-    plan HiGHS takes as its first incumbent.
+    A relaxation's plan, fitted to the desks (`desk_fit`), has sites and agencies that
+    serve, but a greedy assignment.  Handed to HiGHS with its assignment, a start costs HiGHS
+    a repair search (the Finnish sample then ended its 120 s at a 25 % gap instead of 0.34 %);
+    completed here, it is a plan HiGHS takes as its first incumbent.
     """
     decided = [v for var in (m.y, m.z) for v in var.values() if not v.fixed]
     for v in decided:

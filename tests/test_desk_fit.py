@@ -1,0 +1,132 @@
+"""A nearest-office plan made into a start for the general model: every office at its minimum
+staff, every visit served, no site over its desks, and the general model takes it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from models.office_network import build_model
+from optimizer.desk_fit import within_desks
+from optimizer.instance import build_instance
+from optimizer.radius import hint, relaxed
+from optimizer.solve import Solution, Start, apply_start, completed, solve
+from tests.test_pipeline import _with_minimum_staff_and_desks
+from tests.tiny import agency, area, problem, site
+
+
+def plan_of(inst, open_sites: list[int], served_at: dict[str, str]) -> Solution:
+    """A plan with `open_sites` open, every agency present there, and each area served at its site."""
+    ids = [s.site_id for s in inst.problem.sites]
+    y = np.zeros(inst.n_sites, dtype=bool)
+    y[open_sites] = True
+    z = np.repeat(y[:, None], inst.n_agencies, axis=1)
+    x = np.array([float(served_at[inst.problem.areas[i].area_id] == ids[j]) for i, j in zip(inst.k_area, inst.k_site)])
+    return Solution("feasible", "", y=y, z=z, n=np.zeros(z.shape), x=x)
+
+
+def served(inst, start: Start) -> dict[tuple[int, int], float]:
+    """The share of each demand pair's visits the start serves."""
+    total: dict[tuple[int, int], float] = {}
+    for (i, _, a), share in start.x.items():
+        total[i, a] = total.get((i, a), 0.0) + share
+    return total
+
+
+def assert_a_plan_within_desks(inst, start: Start) -> None:
+    """Every visit served where the agency is present, staff for the visits and the minimum, desks kept."""
+    p = inst.problem
+    assert all(share == pytest.approx(1.0) for share in served(inst, start).values())
+    need = np.zeros(start.n.shape)
+    for (i, j, a), share in start.x.items():
+        assert share <= 1e-9 or (start.y[j] and start.z[j, a])
+        need[j, a] += share * inst.visits[i, a] / p.agencies[a].visits_per_staff
+    minimum = np.array([a.min_staff for a in p.agencies]) * start.z
+    assert np.all(start.n >= np.maximum(need, minimum) - 1e-7)
+    desks = np.array([math.inf if s.desks is None else s.desks for s in p.sites])
+    assert np.all(start.n.sum(axis=1) <= desks + 1e-7)
+
+
+# One agency; 1,000 visits per staff.  The town's office T (3 desks) is nearest to all 5,000
+# visits; N (10 desks) is 2 km on, F (10 desks) 6 km on.
+TOWN = problem(
+    [agency("FK", min_staff=1.0)],
+    [area("east", 2000.0), area("west", 3000.0)],
+    [site("T", desks=3.0), site("N", desks=10.0), site("F", desks=10.0)],
+    {("east", "T"): 1.0, ("east", "N"): 3.0, ("east", "F"): 7.0,
+     ("west", "T"): 1.0, ("west", "N"): 2.0, ("west", "F"): 6.0},
+    travel_cost_per_km=1.0,
+)
+
+
+def test_an_office_over_its_desks_sends_visits_to_an_open_office_with_room_nearest_first():
+    inst = build_instance(TOWN)
+    start = within_desks(inst, plan_of(inst, [0, 1, 2], {"east": "T", "west": "T"}))
+    assert_a_plan_within_desks(inst, start)
+    assert start.n[:, 0].tolist() == pytest.approx([3.0, 2.0, 1.0])  # F keeps its minimum only
+    # West is 1 km farther from N, east 2 km: west's visits move first, 2 staff worth of them.
+    assert start.x[1, 1, 0] == pytest.approx(2 / 3) and start.x[0, 1, 0] == 0.0
+
+
+def test_where_no_open_office_has_room_the_one_that_can_take_most_is_opened():
+    inst = build_instance(TOWN)
+    start = within_desks(inst, plan_of(inst, [0], {"east": "T", "west": "T"}))
+    assert_a_plan_within_desks(inst, start)
+    assert start.y.tolist() == [1.0, 1.0, 0.0]  # N, not F: both could take the 2 staff over
+    assert start.n[:, 0].tolist() == pytest.approx([3.0, 2.0, 0.0])
+
+
+def test_whole_staff_are_counted_when_staff_are_whole():
+    inst = build_instance(replace(TOWN, settings=replace(TOWN.settings, staff_integer=True)))
+    start = within_desks(inst, plan_of(inst, [0, 1], {"east": "T", "west": "N"}))
+    assert start.n[:, 0].tolist() == [2.0, 3.0, 0.0]  # already within the desks: nothing moves
+    tight = replace(TOWN, sites=(site("T", desks=3.0), site("N", desks=2.5), site("F", desks=10.0)))
+    inst = build_instance(replace(tight, settings=replace(tight.settings, staff_integer=True)))
+    start = within_desks(inst, plan_of(inst, [0, 1], {"east": "T", "west": "T"}))
+    assert_a_plan_within_desks(inst, start)
+    assert start.n[:, 0].tolist() == [3.0, 2.0, 0.0]  # N holds 2 whole staff, not 2.5
+
+
+def test_an_agency_whose_minimum_staff_does_not_fit_leaves_for_an_office_with_room():
+    two = problem(
+        [agency("FK", min_staff=2.0), agency("PM", min_staff=2.0)],
+        [area("east", 1000.0)],
+        [site("T", desks=3.0), site("N", desks=10.0)],
+        {("east", "T"): 1.0, ("east", "N"): 3.0},
+    )
+    inst = build_instance(two)
+    start = within_desks(inst, plan_of(inst, [0, 1], {"east": "T"}))
+    assert_a_plan_within_desks(inst, start)
+    # 1 staff of visits each, 2 of minimum each: 4 at T's 3 desks.  FK (first among equals) leaves.
+    assert start.z.tolist() == [[0.0, 1.0], [1.0, 1.0]]
+    assert start.n.tolist() == [[0.0, 2.0], [2.0, 2.0]]
+
+
+def test_no_start_when_no_office_within_reach_has_room():
+    cramped = replace(TOWN, sites=tuple(replace(s, desks=1.0) for s in TOWN.sites))
+    inst = build_instance(cramped)
+    assert within_desks(inst, plan_of(inst, [0], {"east": "T", "west": "T"})) is None
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_relaxations_plan_fitted_to_the_desks_is_a_start_the_general_model_completes(seed):
+    """Random problems with minimum staff and desks (2 to 39 a site), budgets and office counts
+    aside: the repair gives a start for each one that has a plan (17 of the 25 the relaxation
+    plans; 21 of those 25 were over some site's desks), and HiGHS completes it."""
+    p = _with_minimum_staff_and_desks(seed)
+    p = replace(p, agencies=tuple(replace(a, budget=None) for a in p.agencies)).with_settings(
+        budget_annual=None, budget_one_off=None, min_offices=None, max_offices=None)
+    inst = build_instance(p)
+    nearest = hint(inst, relaxed(p))
+    if nearest is None:
+        return  # locks no plan can keep
+    start = within_desks(inst, nearest)
+    if start is None:
+        assert solve(inst).status == "infeasible"
+        return
+    assert_a_plan_within_desks(inst, start)
+    m = build_model(inst)
+    assert apply_start(m, start) and completed(m, 60.0)
