@@ -25,7 +25,8 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from models import build_model
 
-from .instance import Instance
+from .distances import geodesic_km
+from .instance import Instance, coordinates
 from .problem import Problem
 
 Status = Literal["optimal", "feasible", "infeasible", "error"]
@@ -343,7 +344,12 @@ def solve(
 
 def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_limit_s: float) -> Solution:
     s = inst.problem.settings
-    outcome = run_highs(m, max(time_limit_s, min(_LEAST_SECONDS, s.time_limit_s)), s.mip_gap, mip_start)
+    started = time.perf_counter()
+    time_limit_s = max(time_limit_s, min(_LEAST_SECONDS, s.time_limit_s))
+    nearby = mip_start and s.objective == "cost" and _site_positions(inst) is not None
+    outcome = run_highs(m, (_WHOLE_SHARE if nearby else 1.0) * time_limit_s, s.mip_gap, mip_start)
+    if nearby and outcome.status == "feasible":
+        outcome = searched_nearby(m, inst, outcome, time_limit_s - (time.perf_counter() - started))
     if outcome.status == "infeasible":
         diagnosis = diagnose_infeasible(m, s.time_limit_s, s.mip_gap)
         return Solution("infeasible", " ".join(diagnosis), seconds=outcome.seconds, diagnosis=tuple(diagnosis))
@@ -361,6 +367,62 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_lim
         nearest_offices(m, s.time_limit_s, s.mip_gap)
     message = optimal_message(outcome.gap) if outcome.status == "optimal" else stopped_message(outcome.gap)
     return extract(m, inst, outcome, message)
+
+
+# Where a start is given and positions are known, the whole model gets this share of the time,
+# and the search among nearby sites (`searched_nearby`) the rest, if HiGHS has not proven its plan.
+_WHOLE_SHARE = 0.4
+# Closed sites freed beside each open one in a nearby search (2,000 generated areas: 1 frees 171
+# of 603 sites, solved in 40 s, plan 977.9 M; 2 frees 248, 69 s, 976.8 M; 4 frees 364, and HiGHS
+# found nothing better than the start, 986.7 M, in 90 s).
+_NEIGHBOURS = 1
+
+
+def _site_positions(inst: Instance) -> tuple[np.ndarray, np.ndarray] | None:
+    lat, lon = coordinates(inst.problem.sites)
+    return None if np.isnan(lat).any() or np.isnan(lon).any() else (lat, lon)
+
+
+def nearby_sites(inst: Instance, y: np.ndarray, neighbours: int = _NEIGHBOURS) -> np.ndarray:
+    """The open sites and, beside each, the `neighbours` nearest closed ones (bool per site)."""
+    lat, lon = _site_positions(inst)
+    free = y.astype(bool).copy()
+    closed = np.flatnonzero(~free)
+    if closed.size == 0:
+        return free
+    for j in np.flatnonzero(y):
+        km = geodesic_km(lat[j], lon[j], lat[closed], lon[closed])
+        free[closed[np.argsort(km)[:neighbours]]] = True
+    return free
+
+
+def searched_nearby(m: pyo.ConcreteModel, inst: Instance, outcome: _Outcome, time_limit_s: float) -> _Outcome:
+    """Better plans among the plan's sites and the closed ones beside them, while they improve.
+
+    Where HiGHS does not finish the whole model's root LP (2,000 generated areas with minimum
+    staff and desks: 282,208 assignments), it never improves on its start; with every other
+    site closed the model is small enough to solve.  Its bound holds for that smaller model
+    only, so the whole model's bound is kept.
+    """
+    s = inst.problem.settings
+    started = time.perf_counter()
+    best = outcome
+    while (left := time_limit_s - (time.perf_counter() - started)) > _LEAST_SECONDS and not _stopped_on_request():
+        free = nearby_sites(inst, np.array([round(m.y[j].value or 0) for j in m.J]))
+        shut = [m.y[j] for j in m.J if not free[j] and not m.y[j].fixed]
+        for v in shut:
+            v.fix(0)
+        try:
+            found = run_highs(m, left, s.mip_gap / 10, mip_start=True)
+        finally:
+            for v in shut:
+                v.unfix()
+        if found.objective is None or found.objective >= best.objective - 1e-9 * abs(best.objective):
+            break
+        gap = _relative_gap(found.objective, outcome.bound)
+        status: Status = "optimal" if gap is not None and gap <= s.mip_gap else "feasible"
+        best = replace(best, status=status, objective=found.objective, gap=gap)
+    return replace(best, seconds=outcome.seconds + time.perf_counter() - started)
 
 
 def with_bound(solution: Solution, bound: float | None, mip_gap: float) -> Solution:

@@ -237,3 +237,55 @@ def test_a_start_that_breaks_the_desks_is_completed_with_its_sites_before_the_se
     solution = solve(inst, start, complete=True)
     assert solution.objective == pytest.approx(300 + 100 + 1000 / 10 + 350)
     assert operating(p, solution) == {"s2", "c3"}
+
+
+# Six towns 10 km apart along a parallel, one candidate site and one area in each.
+TOWNS = [(60.0, 15.0 + k * 0.1794) for k in range(6)]  # 0.1794 degrees of longitude at 60 N: about 10 km
+
+
+def line_of_towns(**settings):
+    areas = [area(f"a{k}", [3000, 500, 500, 500, 500, 3000][k], lat, lon) for k, (lat, lon) in enumerate(TOWNS)]
+    sites = [site(f"c{k}", annual_cost=400.0, open_cost=0.0, desks=10.0, lat=lat, lon=lon)
+             for k, (lat, lon) in enumerate(TOWNS)]
+    return problem([agency("FK", min_staff=1.0)], areas, sites, travel_cost_per_km=0.05, **settings)
+
+
+def test_the_sites_beside_an_open_one_are_the_nearest_closed_ones():
+    from optimizer.solve import nearby_sites
+
+    inst = build_instance(line_of_towns())
+    assert nearby_sites(inst, np.array([0, 0, 1, 0, 0, 0])).tolist() == [False, True, True, False, False, False]
+    assert nearby_sites(inst, np.array([1, 0, 0, 0, 0, 1]), neighbours=2).tolist() == [True, True, True, True, True, True]
+
+
+def test_a_search_among_nearby_sites_improves_the_plan_and_keeps_the_whole_models_bound():
+    """From c2 alone (everyone travels to the middle), the search moves step by step to where it
+    cannot improve by opening the site beside an open one, and says only what the whole model proved.
+
+    It stops at c0 and c3 (5,354): the optimum, c0, c3 and c5 (2,751), needs c5, which is beside
+    no open site.  A local search, then, and the gap it reports is the whole model's."""
+    from models import build_model
+    from optimizer.solve import _Outcome, apply_start, completed, nearby_sites, run_highs, searched_nearby
+
+    inst = build_instance(line_of_towns())
+    at_c2 = {k: float(k[1] == 2) for k in inst.triples()}
+    m = build_model(inst)
+    assert apply_start(m, Start(np.eye(6)[2], np.eye(6)[2][:, None], np.array([[0], [0], [8], [0], [0], [0]]), at_c2))
+    assert completed(m, 10.0)
+    start_cost = pyo_value(m.total_cost)
+    found = searched_nearby(m, inst, _Outcome("feasible", start_cost, 100.0, 0.99, 0.0), 60.0)
+    assert found.objective < start_cost and found.bound == 100.0 and found.status == "feasible"
+    assert found.gap == pytest.approx((found.objective - 100.0) / found.objective)
+    assert [round(m.y[j].value) for j in m.J] == [1, 0, 0, 1, 0, 0] and found.objective == pytest.approx(5353.94)
+    assert solve(inst).objective == pytest.approx(2750.79)
+    # No better plan among the final plan's sites and the closed one beside each of them.
+    y = np.array([round(m.y[j].value) for j in m.J])
+    for j in np.flatnonzero(~nearby_sites(inst, y)):
+        m.y[j].fix(0)
+    assert run_highs(m, 60.0, 0.0).objective == pytest.approx(found.objective)
+
+
+def pyo_value(expr) -> float:
+    import pyomo.environ as pyo
+
+    return float(pyo.value(expr))
