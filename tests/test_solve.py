@@ -258,31 +258,44 @@ def test_the_sites_beside_an_open_one_are_the_nearest_closed_ones():
     assert nearby_sites(inst, np.array([1, 0, 0, 0, 0, 1]), neighbours=2).tolist() == [True, True, True, True, True, True]
 
 
-def test_a_search_among_nearby_sites_improves_the_plan_and_keeps_the_whole_models_bound():
-    """From c2 alone (everyone travels to the middle), the search moves step by step to where it
-    cannot improve by opening the site beside an open one, and says only what the whole model proved.
-
-    It stops at c0 and c3 (5,354): the optimum, c0, c3 and c5 (2,751), needs c5, which is beside
-    no open site.  A local search, then, and the gap it reports is the whole model's."""
+def searched_from_c2(most_neighbours: int, monkeypatch):
+    """The nearby search on the line of towns from c2 alone (everyone travels to the middle)."""
     from models import build_model
-    from optimizer.solve import _Outcome, apply_start, completed, nearby_sites, run_highs, searched_nearby
+    from optimizer import solve as solve_module
 
+    monkeypatch.setattr(solve_module, "_MOST_NEIGHBOURS", most_neighbours)
     inst = build_instance(line_of_towns())
     at_c2 = {k: float(k[1] == 2) for k in inst.triples()}
     m = build_model(inst)
-    assert apply_start(m, Start(np.eye(6)[2], np.eye(6)[2][:, None], np.array([[0], [0], [8], [0], [0], [0]]), at_c2))
-    assert completed(m, 10.0)
+    start = Start(np.eye(6)[2], np.eye(6)[2][:, None], np.array([[0], [0], [8], [0], [0], [0]]), at_c2)
+    assert solve_module.apply_start(m, start) and solve_module.completed(m, 10.0)
     start_cost = pyo_value(m.total_cost)
-    found = searched_nearby(m, inst, _Outcome("feasible", start_cost, 100.0, 0.99, 0.0), 60.0)
+    found = solve_module.searched_nearby(m, inst, solve_module._Outcome("feasible", start_cost, 100.0, 0.99, 0.0), 60.0)
     assert found.objective < start_cost and found.bound == 100.0 and found.status == "feasible"
     assert found.gap == pytest.approx((found.objective - 100.0) / found.objective)
+    return inst, m, found
+
+
+def test_a_search_among_nearby_sites_improves_the_plan_and_keeps_the_whole_models_bound(monkeypatch):
+    """With the closed site beside each open one, the search moves step by step from c2 to c0 and c3
+    (5,354), where it cannot improve, and says only what the whole model proved.  The optimum
+    (2,751) needs c5, which is beside no open site: a local search, with the whole model's gap."""
+    from optimizer.solve import nearby_sites, run_highs
+
+    inst, m, found = searched_from_c2(1, monkeypatch)
     assert [round(m.y[j].value) for j in m.J] == [1, 0, 0, 1, 0, 0] and found.objective == pytest.approx(5353.94)
-    assert solve(inst).objective == pytest.approx(2750.79)
-    # No better plan among the final plan's sites and the closed one beside each of them.
-    y = np.array([round(m.y[j].value) for j in m.J])
-    for j in np.flatnonzero(~nearby_sites(inst, y)):
+    for j in np.flatnonzero(~nearby_sites(inst, np.array([round(m.y[j].value) for j in m.J]))):
         m.y[j].fix(0)
     assert run_highs(m, 60.0, 0.0).objective == pytest.approx(found.objective)
+    assert solve(inst).objective == pytest.approx(2750.79)
+
+
+def test_where_one_site_beside_each_brings_nothing_better_two_are_tried(monkeypatch):
+    """From c0 and c3, the two closed sites beside each free c1, c2, c4 and c5 as well: the
+    search reaches an optimum here (c0, c2 and c5; c3 for c2 costs the same)."""
+    inst, m, found = searched_from_c2(2, monkeypatch)
+    assert found.objective == pytest.approx(solve(inst).objective) == pytest.approx(2750.79)
+    assert [round(m.y[j].value) for j in m.J] == [1, 0, 1, 0, 0, 1]
 
 
 def pyo_value(expr) -> float:
