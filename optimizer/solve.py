@@ -380,8 +380,8 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_lim
 # the root LP after 118 s, and its bound was 86 M against plans of 980 M.  The Finnish sample
 # (159,701) is proven within 0.34 % in about 115 s, and keeps the whole time.  HiGHS calls back
 # only between nodes, not inside the root LP, so the switch cannot wait for a sign of stalling.
-# With 40 % for the whole model the 2,000-area search ended at 978.1 M; with 20 %, time is left
-# for a second neighbourhood, 977.1 M.
+# 20 % rather than 40 % leaves room for a second neighbourhood where the limit allows it (not at
+# 2,000 areas and 120 s once Pyomo's loading is counted; uncounted, it reached 977.1 M at 126 s).
 _NEARBY_TRIPLES = 200_000
 _WHOLE_SHARE = 0.2
 
@@ -427,12 +427,15 @@ def searched_nearby(
     s = inst.problem.settings
     started = time.perf_counter()
     best, neighbours = outcome, _NEIGHBOURS
-    while (left := time_limit_s - overhead_s - (time.perf_counter() - started)) > _LEAST_SECONDS and not _stopped_on_request():
+    while not _stopped_on_request():
+        left = time_limit_s - overhead_s - (time.perf_counter() - started)
+        if left <= _LEAST_SECONDS:
+            break
         free = nearby_sites(inst, np.array([round(m.y[j].value or 0) for j in m.J]), neighbours)
         shut = [m.y[j] for j in m.J if not free[j] and not m.y[j].fixed]
         for v in shut:
             v.fix(0)
-        try:
+        try:  # a tenth of the gap: within the gap of the smaller model is not yet its best plan
             found = run_highs(m, left, s.mip_gap / 10, mip_start=True)
         finally:
             for v in shut:
