@@ -48,11 +48,12 @@ def eligible(inst: Instance) -> bool:
         s.objective == "cost"
         and not s.staff_integer
         and all(a.min_staff == 0 for a in problem.agencies)
-        and bool(np.all(_desks(inst) >= staff_reach(inst).sum(axis=1) - 1e-9))
+        and bool(np.all(desk_counts(inst) >= staff_reach(inst).sum(axis=1) - 1e-9))
     )
 
 
-def _desks(inst: Instance) -> np.ndarray:
+def desk_counts(inst: Instance) -> np.ndarray:
+    """desks_j per site, inf where a site has no desk count."""
     return np.array([np.inf if s.desks is None else s.desks for s in inst.problem.sites])
 
 

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from models.nearest_office import desk_counts
+
 from .instance import Instance
 from .solve import Solution, Start
 
@@ -40,7 +42,7 @@ class _Work:
         problem = inst.problem
         self.inst = inst
         self.y, self.z, self.x = y.astype(bool), z.astype(bool), x.astype(float)
-        self.desks = np.array([math.inf if s.desks is None else s.desks for s in problem.sites])
+        self.desks = desk_counts(inst)
         self.closed = np.array([s.force == "closed" for s in problem.sites])
         self.forced = np.array([s.force == "open" for s in problem.sites])
         self.minimum = np.array([a.min_staff for a in problem.agencies])
@@ -67,8 +69,8 @@ class _Work:
 
     def room(self, j: int, a: int) -> float:
         """How much more staff agency a's visits at site j may need before the site is over its desks."""
-        others = self.staff(j).sum() - self.staff(j)[a]
-        cap = self.desks[j] - others
+        staff = self.staff(j)
+        cap = self.desks[j] - (staff.sum() - staff[a])
         if self.integer:
             cap = math.floor(cap + 1e-9)
         return cap - self.demand[j, a]
