@@ -22,14 +22,24 @@ import numpy as np
 from models.nearest_office import eligible
 
 from . import general_bound
-from .desk_fit import within_desks
+from .desk_fit import thinned, within_desks
 from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, cost_parts, make_plan
 from .plan_workbook import write_plan
 from .problem import Problem, Settings
 from .radius import hint, price_today_nearest, relaxed, solve_nearest
 from .resolve import Resolver
-from .solve import Solution, Start, price_today, size_refusal, solve, with_bound
+from .solve import (
+    Solution,
+    Start,
+    plan_refusal,
+    price_today,
+    size_refusal,
+    solve,
+    unreachable_message,
+    unsearched_message,
+    with_bound,
+)
 from .workbook import read_problem
 
 # Today's network is priced in a process started from a clean forkserver, never forked from
@@ -77,16 +87,45 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
         solution = solve_nearest(inst, start)
         return solution if solution is not None else solve(inst, start)
     settings = inst.problem.settings
+    if settings.objective == "cost" and size_refusal(inst) and not plan_refusal(inst):
+        return unsearched_plan(inst)
     started = time.perf_counter()
     hinted, bound = general_hint(inst) if start is None and not size_refusal(inst) else (None, None)
     seconds = time.perf_counter() - started
     # The hint, the completion, HiGHS and the assignment bound share the time limit.
     left = settings.time_limit_s - seconds - assignment_bound_seconds(settings)
-    solution = solve(inst, start or hinted, complete=start is None, time_limit_s=left)
+    if start is None and hinted is not None:
+        solution = solve(inst, Start.of(inst, hinted), complete=True, time_limit_s=left)
+    else:
+        solution = solve(inst, start, time_limit_s=left)
     solution = with_bound(solution, bound, settings.mip_gap)
     started = time.perf_counter()
     solution = with_assignment_bound(inst, solution)
     return replace(solution, seconds=solution.seconds + seconds + time.perf_counter() - started)
+
+
+def unsearched_plan(inst: Instance) -> Solution:
+    """The general model's plan where the model is too large to build (`solve.size_refusal`): the
+    start `general_hint` makes, and the better of the relaxation's bound and the assignment
+    Lagrangian's in the rest of the time limit.  The plan is not searched for, and says so.
+
+    20,000 generated areas x 2,000 sites with minimum staff and desks (7.9 million triples,
+    about 53 GB as a model) were refused before; this plan comes within a few per cent.
+    """
+    started = time.perf_counter()
+    settings = inst.problem.settings
+    if reason := unreachable_message(inst):
+        return Solution("infeasible", reason, diagnosis=(reason,))
+    plan, relaxation = general_hint(inst)
+    if plan is None:
+        return Solution("error", f"{size_refusal(inst)} Nor did the nearest-office relaxation's plan, fitted to "
+                        "the minimum staff, desks and budgets, give a plan.", seconds=time.perf_counter() - started)
+    objective = cost_parts(inst, plan)["objective"]
+    left = settings.time_limit_s - (time.perf_counter() - started)
+    bound = min(max(relaxation, general_bound.bound(inst, objective, max(left, 0.0))), objective)
+    gap = (objective - bound) / max(abs(objective), 1e-10)
+    return replace(plan, status="optimal" if gap <= settings.mip_gap else "feasible", message=unsearched_message(gap),
+                   objective=objective, bound=bound, mip_gap=gap, seconds=time.perf_counter() - started)
 
 
 # Where HiGHS stops without proving the gap, the assignment rows' Lagrangian gets this share
@@ -110,11 +149,12 @@ def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
     return with_bound(solution, found if math.isfinite(found) else None, settings.mip_gap)
 
 
-def general_hint(inst: Instance) -> tuple[Start | None, float | None]:
-    """A start for the general model and a lower bound on its optimum, from nearest-office problems.
+def general_hint(inst: Instance) -> tuple[Solution | None, float | None]:
+    """A plan for the general model and a lower bound on its optimum, from nearest-office problems.
 
     The bound is the relaxation's (`radius.relaxed`: no minimum staff, no desks).  Its plan,
-    staffed to the minimum and fitted to the desks (`desk_fit`), is the start; where that
+    staffed to the minimum, fitted to the desks and without the offices that do not pay for
+    their minimum staff (`desk_fit`), is the start; where that
     breaks a budget, the relaxation is solved again with the budget lowered by the excess, at
     most HINT_ROUNDS times (2,000 generated areas with the annual budget 3 % below the
     unconstrained plan's: the first plan spends 35.9 M too much, and the general model alone
@@ -126,24 +166,26 @@ def general_hint(inst: Instance) -> tuple[Start | None, float | None]:
     first = hint(inst, loose)
     if first is None:
         return None, None
-    start = within_desks(inst, first)
-    for _ in range(HINT_ROUNDS):
-        if start is None or keeps_budgets(inst, start):
+    for round_ in range(HINT_ROUNDS + 1):
+        nearest = first if round_ == 0 else hint(inst, loose)
+        within = within_desks(inst, nearest) if nearest is not None else None
+        if within is None:
             break
-        loose = _lowered(loose, *overspend(inst, start))
-        again = hint(inst, loose)
-        start = within_desks(inst, again) if again is not None else None
-    return (start if start is not None and keeps_budgets(inst, start) else None), first.bound
+        start = thinned(inst, within)
+        if keeps_budgets(inst, start):
+            return start, first.bound
+        # Lowered by the excess before thinning: the relaxation's plans keep offices that thinning takes out.
+        loose = _lowered(loose, *overspend(inst, within))
+    return None, first.bound
 
 
 # Times the relaxation is solved again with lower budgets for a start that keeps them.
 HINT_ROUNDS = 3
 
 
-def overspend(inst: Instance, start: Start) -> tuple[float, np.ndarray]:
+def overspend(inst: Instance, plan: Solution) -> tuple[float, np.ndarray]:
     """How far a plan's annual cost, and each agency's, are above their budgets (<= 0: within)."""
     problem = inst.problem
-    plan = Solution("feasible", "", y=start.y > 0.5, z=start.z > 0.5, n=start.n, x=np.zeros(len(inst.k_area)))
     budget = problem.settings.budget_annual
     annual = -np.inf if budget is None else cost_parts(inst, plan)["annual cost"] - budget
     presence = np.array([a.presence_cost for a in problem.agencies])
@@ -152,8 +194,8 @@ def overspend(inst: Instance, start: Start) -> tuple[float, np.ndarray]:
     return annual, (plan.z * presence + plan.n * staff_cost).sum(axis=0) - budgets
 
 
-def keeps_budgets(inst: Instance, start: Start) -> bool:
-    annual, agencies = overspend(inst, start)
+def keeps_budgets(inst: Instance, plan: Solution) -> bool:
+    annual, agencies = overspend(inst, plan)
     return annual <= 0 and bool(np.all(agencies <= 0))
 
 

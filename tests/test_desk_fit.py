@@ -3,19 +3,19 @@ staff, every visit served, no site over its desks, and the general model takes i
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from models.office_network import build_model
-from optimizer.desk_fit import within_desks
+from optimizer.desk_fit import thinned, within_desks
 from optimizer.instance import build_instance
+from optimizer.plan import cost_parts
 from optimizer.radius import hint, relaxed
 from optimizer.solve import Solution, Start, apply_start, completed, solve
 from tests.test_pipeline import _with_minimum_staff_and_desks
-from tests.tiny import agency, area, problem, site
+from tests.tiny import agency, area, assert_a_plan_within_desks, problem, site
 
 
 def plan_of(inst, open_sites: list[int], served_at: dict[str, str]) -> Solution:
@@ -28,26 +28,10 @@ def plan_of(inst, open_sites: list[int], served_at: dict[str, str]) -> Solution:
     return Solution("feasible", "", y=y, z=z, n=np.zeros(z.shape), x=x)
 
 
-def served(inst, start: Start) -> dict[tuple[int, int], float]:
-    """The share of each demand pair's visits the start serves."""
-    total: dict[tuple[int, int], float] = {}
-    for (i, _, a), share in start.x.items():
-        total[i, a] = total.get((i, a), 0.0) + share
-    return total
-
-
-def assert_a_plan_within_desks(inst, start: Start) -> None:
-    """Every visit served where the agency is present, staff for the visits and the minimum, desks kept."""
-    p = inst.problem
-    assert all(share == pytest.approx(1.0) for share in served(inst, start).values())
-    need = np.zeros(start.n.shape)
-    for (i, j, a), share in start.x.items():
-        assert share <= 1e-9 or (start.y[j] and start.z[j, a])
-        need[j, a] += share * inst.visits[i, a] / p.agencies[a].visits_per_staff
-    minimum = np.array([a.min_staff for a in p.agencies]) * start.z
-    assert np.all(start.n >= np.maximum(need, minimum) - 1e-7)
-    desks = np.array([math.inf if s.desks is None else s.desks for s in p.sites])
-    assert np.all(start.n.sum(axis=1) <= desks + 1e-7)
+def start_within_desks(inst, plan: Solution) -> Start | None:
+    """`within_desks`'s plan keyed by triple, as the general model takes it."""
+    fitted = within_desks(inst, plan)
+    return None if fitted is None else Start.of(inst, fitted)
 
 
 # One agency; 1,000 visits per staff.  The town's office T (3 desks) is nearest to all 5,000
@@ -64,7 +48,7 @@ TOWN = problem(
 
 def test_an_office_over_its_desks_sends_visits_to_an_open_office_with_room_nearest_first():
     inst = build_instance(TOWN)
-    start = within_desks(inst, plan_of(inst, [0, 1, 2], {"east": "T", "west": "T"}))
+    start = start_within_desks(inst, plan_of(inst, [0, 1, 2], {"east": "T", "west": "T"}))
     assert_a_plan_within_desks(inst, start)
     assert start.n[:, 0].tolist() == pytest.approx([3.0, 2.0, 1.0])  # F keeps its minimum only
     # West is 1 km farther from N, east 2 km: west's visits move first, 2 staff worth of them.
@@ -73,7 +57,7 @@ def test_an_office_over_its_desks_sends_visits_to_an_open_office_with_room_neare
 
 def test_where_no_open_office_has_room_the_one_that_can_take_most_is_opened():
     inst = build_instance(TOWN)
-    start = within_desks(inst, plan_of(inst, [0], {"east": "T", "west": "T"}))
+    start = start_within_desks(inst, plan_of(inst, [0], {"east": "T", "west": "T"}))
     assert_a_plan_within_desks(inst, start)
     assert start.y.tolist() == [1.0, 1.0, 0.0]  # N, not F: both could take the 2 staff over
     assert start.n[:, 0].tolist() == pytest.approx([3.0, 2.0, 0.0])
@@ -81,11 +65,11 @@ def test_where_no_open_office_has_room_the_one_that_can_take_most_is_opened():
 
 def test_whole_staff_are_counted_when_staff_are_whole():
     inst = build_instance(replace(TOWN, settings=replace(TOWN.settings, staff_integer=True)))
-    start = within_desks(inst, plan_of(inst, [0, 1], {"east": "T", "west": "N"}))
+    start = start_within_desks(inst, plan_of(inst, [0, 1], {"east": "T", "west": "N"}))
     assert start.n[:, 0].tolist() == [2.0, 3.0, 0.0]  # already within the desks: nothing moves
     tight = replace(TOWN, sites=(site("T", desks=3.0), site("N", desks=2.5), site("F", desks=10.0)))
     inst = build_instance(replace(tight, settings=replace(tight.settings, staff_integer=True)))
-    start = within_desks(inst, plan_of(inst, [0, 1], {"east": "T", "west": "T"}))
+    start = start_within_desks(inst, plan_of(inst, [0, 1], {"east": "T", "west": "T"}))
     assert_a_plan_within_desks(inst, start)
     assert start.n[:, 0].tolist() == [3.0, 2.0, 0.0]  # N holds 2 whole staff, not 2.5
 
@@ -98,7 +82,7 @@ def test_an_agency_whose_minimum_staff_does_not_fit_leaves_for_an_office_with_ro
         {("east", "T"): 1.0, ("east", "N"): 3.0},
     )
     inst = build_instance(two)
-    start = within_desks(inst, plan_of(inst, [0, 1], {"east": "T"}))
+    start = start_within_desks(inst, plan_of(inst, [0, 1], {"east": "T"}))
     assert_a_plan_within_desks(inst, start)
     # 1 staff of visits each, 2 of minimum each: 4 at T's 3 desks.  FK (first among equals) leaves.
     assert start.z.tolist() == [[0.0, 1.0], [1.0, 1.0]]
@@ -123,10 +107,67 @@ def test_the_relaxations_plan_fitted_to_the_desks_is_a_start_the_general_model_c
     nearest = hint(inst, relaxed(p))
     if nearest is None:
         return  # locks no plan can keep
-    start = within_desks(inst, nearest)
+    start = start_within_desks(inst, nearest)
     if start is None:
         assert solve(inst).status == "infeasible"
         return
     assert_a_plan_within_desks(inst, start)
     m = build_model(inst)
     assert apply_start(m, start) and completed(m, 60.0)
+    within = within_desks(inst, nearest)
+    thin = thinned(inst, within)
+    assert_a_plan_within_desks(inst, Start.of(inst, thin))
+    assert cost_parts(inst, thin)["objective"] <= cost_parts(inst, within)["objective"] + 1e-6
+    assert cost_parts(inst, thin)["objective"] >= solve(inst).objective - 1e-6
+
+
+# One agency (staff 1,000 a year, at least 1 at an office, 1,000 visits each; presence 500 a year);
+# sites cost 2,000 a year; travel 1 a km.  T serves the town (5,000 visits), N a village of 200
+# visits 3 km nearer than T, F a hamlet of 100 visits 39 km nearer than T.
+def _thinly_served(**agency_fields):
+    fields = dict(min_staff=1.0, staff_cost=1000.0, presence_cost=500.0, **agency_fields)
+    return problem(
+        [agency("FK", **fields)],
+        [area("town", 5000.0), area("village", 200.0), area("hamlet", 100.0)],
+        [site(s, annual_cost=2000.0) for s in ("T", "N", "F")],
+        {("town", "T"): 1.0, ("village", "N"): 1.0, ("village", "T"): 4.0, ("hamlet", "F"): 1.0, ("hamlet", "T"): 40.0},
+        travel_cost_per_km=1.0,
+    )
+
+
+def test_an_office_that_costs_more_than_it_saves_is_taken_out_and_one_that_pays_stays():
+    inst = build_instance(_thinly_served())
+    plan = thinned(inst, plan_of(inst, [0, 1, 2], {"town": "T", "village": "N", "hamlet": "F"}))
+    # N: its minimum staff, presence and site (3,500) against 0.2 staff at T and 600 of travel: out.
+    # F: 3,500 against 0.1 staff at T and 3,900 of travel: stays.
+    assert plan.y.tolist() == [True, False, True]
+    assert plan.n[:, 0].tolist() == pytest.approx([5.2, 0.0, 1.0])
+    assert cost_parts(inst, plan)["objective"] == pytest.approx(17_100.0)
+    assert solve(inst).objective == pytest.approx(17_100.0)  # and that is the optimum
+
+
+def test_a_site_whose_agencies_pay_only_together_closes_with_all_of_them():
+    """Two agencies at the village's office: either one leaving saves its staff and presence (1,500)
+    and costs 0.2 staff at T and 1,400 of travel; both leaving also close the site (4,000)."""
+    two = problem(
+        [agency(a, min_staff=1.0, staff_cost=1000.0, presence_cost=500.0) for a in ("FK", "PM")],
+        [area("town", 5000.0), area("village", 200.0)],
+        [site("T", annual_cost=2000.0), site("N", annual_cost=4000.0)],
+        {("town", "T"): 1.0, ("village", "N"): 1.0, ("village", "T"): 8.0},
+        travel_cost_per_km=1.0,
+    )
+    inst = build_instance(two)
+    plan = thinned(inst, plan_of(inst, [0, 1], {"town": "T", "village": "N"}))
+    assert plan.y.tolist() == [True, False] and plan.z.tolist() == [[True, True], [False, False]]
+    assert cost_parts(inst, plan)["objective"] == pytest.approx(solve(inst).objective)
+
+
+def test_an_existing_site_is_not_closed_beyond_the_one_off_budget_or_the_office_count():
+    base = _thinly_served()
+    existing = replace(base, sites=tuple(replace(s, status="existing", close_cost=5000.0) for s in base.sites))
+    served = {"town": "T", "village": "N", "hamlet": "F"}
+    for settings in ({"budget_one_off": 4000.0}, {"min_offices": 3}):
+        inst = build_instance(existing.with_settings(**settings))
+        assert thinned(inst, plan_of(inst, [0, 1, 2], served)).y.tolist() == [True, True, True]
+    inst = build_instance(existing.with_settings(budget_one_off=5000.0))  # 500 a year over 10 years: pays
+    assert thinned(inst, plan_of(inst, [0, 1, 2], served)).y.tolist() == [True, False, True]

@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 
 from models.nearest_office import eligible
+from optimizer import solve as solve_module
 from optimizer.instance import build_instance
-from optimizer.pipeline import general_hint, overspend, solve_instance
-from optimizer.solve import solve
+from optimizer.pipeline import general_hint, keeps_budgets, overspend, solve_instance, unsearched_plan
+from optimizer.plan import cost_parts
+from optimizer.solve import Start, solve
 from tests.test_radius import random_problem
+from tests.tiny import assert_a_plan_within_desks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,3 +70,32 @@ def test_the_relaxation_bounds_the_general_model_and_its_start_keeps_the_budgets
         annual, agencies = overspend(inst, start)
         assert annual <= scale and np.all(agencies <= scale)
     assert solve_instance(inst).objective == pytest.approx(general.objective, rel=1e-7, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_where_the_general_model_is_too_large_the_unsearched_plan_is_a_plan_and_its_gap_is_proven(seed):
+    """The plan made without the general model keeps every rule, costs what it says, and is bracketed
+    with the general optimum by its bound."""
+    inst = build_instance(_with_minimum_staff_and_desks(seed))
+    general = solve(inst)
+    plan = unsearched_plan(inst)
+    if not plan.has_plan:
+        return
+    assert general.status == "optimal"
+    assert plan.objective == pytest.approx(cost_parts(inst, plan)["objective"])
+    assert plan.bound <= general.objective + 1e-6 <= plan.objective + 2e-6
+    assert plan.mip_gap == pytest.approx((plan.objective - plan.bound) / plan.objective)
+    assert keeps_budgets(inst, plan)
+    assert_a_plan_within_desks(inst, Start.of(inst, plan))
+
+
+def test_a_general_model_too_large_to_build_gets_the_unsearched_plan_with_its_gap(monkeypatch):
+    inst = build_instance(_with_minimum_staff_and_desks(4))  # optimum 1,756.1; unsearched 2,278.4
+    monkeypatch.setattr(solve_module, "MODEL_BYTES_PER_TRIPLE", 10**15)  # no machine holds it
+    solution = solve_instance(inst)
+    assert solution.has_plan and solution.message.startswith("The general model is too large to build")
+    assert f"by more than {solution.mip_gap:.2%}" in solution.message
+    assert solution.objective == pytest.approx(unsearched_plan(inst).objective)
+    monkeypatch.setattr(solve_module, "PLAN_BYTES_PER_TRIPLE", 10**15)  # nor its arrays: refused
+    refused = solve_instance(inst)
+    assert not refused.has_plan and refused.message.startswith("This problem is too large for the general model")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pytest
+
 from optimizer.instance import build_instance
 from optimizer.plan import Plan, make_plan
 from optimizer.problem import Agency, Area, Problem, Settings, Site
-from optimizer.solve import price_today, solve
+from optimizer.solve import Start, price_today, solve
 
 
 def agency(agency_id: str = "FK", **fields) -> Agency:
@@ -32,3 +37,25 @@ def problem(agencies, areas, sites, distances=None, demand=None, **settings) -> 
 def solved(p: Problem) -> Plan:
     inst = build_instance(p)
     return make_plan(inst, solve(inst), price_today(inst))
+
+
+def served(inst, start: Start) -> dict[tuple[int, int], float]:
+    """The share of each demand pair's visits the start serves."""
+    total: dict[tuple[int, int], float] = {}
+    for (i, _, a), share in start.x.items():
+        total[i, a] = total.get((i, a), 0.0) + share
+    return total
+
+
+def assert_a_plan_within_desks(inst, start: Start) -> None:
+    """Every visit served where the agency is present, staff for the visits and the minimum, desks kept."""
+    p = inst.problem
+    assert all(share == pytest.approx(1.0) for share in served(inst, start).values())
+    need = np.zeros(start.n.shape)
+    for (i, j, a), share in start.x.items():
+        assert share <= 1e-9 or (start.y[j] and start.z[j, a])
+        need[j, a] += share * inst.visits[i, a] / p.agencies[a].visits_per_staff
+    minimum = np.array([a.min_staff for a in p.agencies]) * start.z
+    assert np.all(start.n >= np.maximum(need, minimum) - 1e-7)
+    desks = np.array([math.inf if s.desks is None else s.desks for s in p.sites])
+    assert np.all(start.n.sum(axis=1) <= desks + 1e-7)
