@@ -99,14 +99,20 @@ class _Work:
         return range(self.run_start[run], self.run_end[run])
 
     def moves(self, j: int, leaving) -> list[tuple[float, int, int]]:
-        """(extra travel per staff, from k, to k2) to open offices of the same agency, cheapest first."""
+        """(extra travel per staff, from k, to k2) to open offices of the same agency, cheapest first
+        (then by k and k2): each leaving triple against every triple of its demand pair's run."""
         inst = self.inst
-        return sorted(
-            (self.travel[k2] - self.travel[k], int(k), k2)
-            for k in leaving
-            for k2 in self.alternatives(k)
-            if (j2 := inst.k_site[k2]) != j and self.y[j2] and self.z[j2, inst.k_agency[k2]]
-        )
+        k = np.asarray(leaving, dtype=np.int64)
+        run = self.run_of[k]
+        length = self.run_end[run] - self.run_start[run]
+        k_from = np.repeat(k, length)
+        k_to = np.repeat(self.run_start[run] - (np.cumsum(length) - length), length) + np.arange(length.sum())
+        j2 = inst.k_site[k_to]
+        open_ = (j2 != j) & self.y[j2] & self.z[j2, inst.k_agency[k_to]]
+        k_from, k_to = k_from[open_], k_to[open_]
+        extra = self.travel[k_to] - self.travel[k_from]
+        order = np.lexsort((k_to, k_from, extra))
+        return list(zip(extra[order].tolist(), k_from[order].tolist(), k_to[order].tolist()))
 
     def move_out(self, j: int) -> bool:
         """Step 1: move visits from j to open offices with room until j is within its desks."""
@@ -133,7 +139,10 @@ class _Work:
         some visits do not fit."""
         agency = self.inst.k_agency
         mark = len(self.log)
-        for _, k, k2 in self.moves(j, [k for k in self.served_at(j) if agency[k] in agencies]):
+        served = self.served_at(j)
+        for _, k, k2 in self.moves(j, served[np.isin(agency[served], agencies)]):
+            if self.x[k] <= _TOL:
+                continue  # all of it moved already
             amount = min(self.x[k] * self.weight[k], self.room(self.inst.k_site[k2], agency[k]))
             if amount > _TOL:
                 self.shift(k, k2, amount)

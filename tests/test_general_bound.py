@@ -12,7 +12,7 @@ import pytest
 from benchmarks.generate import national
 from models.office_network import build_model
 from optimizer import pipeline
-from optimizer.general_bound import bound, first_prices, prices, value
+from optimizer.general_bound import LEAST_PATIENCE, PATIENCE, bound, first_prices, patience, prices, value
 from optimizer.instance import build_instance
 from optimizer.pipeline import with_assignment_bound
 from optimizer.solve import Solution, run_highs, solve
@@ -101,3 +101,10 @@ def test_a_proven_plan_is_left_as_it_is(monkeypatch):
     inst = build_instance(general_problem(0))
     proven = Solution("optimal", "", objective=1.0, bound=1.0, mip_gap=0.0)
     assert with_assignment_bound(inst, proven) is proven
+
+
+def test_the_step_is_halved_sooner_when_the_time_left_allows_few_steps():
+    # 10 steps in 1 s, 9 s left: 90 steps to come, so 9 steps without a better bound halve it.
+    assert patience(10, 1.0, 10.0) == 9
+    assert patience(100, 1.0, 10.0) == PATIENCE  # 900 to come: as ever
+    assert patience(10, 9.0, 10.0) == LEAST_PATIENCE  # 1 to come
