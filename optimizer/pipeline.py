@@ -116,7 +116,7 @@ def unsearched_plan(inst: Instance) -> Solution:
     settings = inst.problem.settings
     if reason := unreachable_message(inst):
         return Solution("infeasible", reason, diagnosis=(reason,))
-    plan, relaxation = general_hint(inst)
+    plan, relaxation = general_hint(inst, thin=True)
     if plan is None:
         return Solution("error", f"{size_refusal(inst)} Nor did the nearest-office relaxation's plan, fitted to "
                         "the minimum staff, desks and budgets, give a plan.", seconds=time.perf_counter() - started)
@@ -149,14 +149,19 @@ def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
     return with_bound(solution, found if math.isfinite(found) else None, settings.mip_gap)
 
 
-def general_hint(inst: Instance) -> tuple[Solution | None, float | None]:
+def general_hint(inst: Instance, thin: bool = False) -> tuple[Solution | None, float | None]:
     """A plan for the general model and a lower bound on its optimum, from nearest-office problems.
 
     The bound is the relaxation's (`radius.relaxed`: no minimum staff, no desks).  Its plan,
-    staffed to the minimum, fitted to the desks and without the offices that do not pay for
-    their minimum staff (`desk_fit`), is the start; where that
-    breaks a budget, the relaxation is solved again with the budget lowered by the excess, at
-    most HINT_ROUNDS times (2,000 generated areas with the annual budget 3 % below the
+    staffed to the minimum and fitted to the desks (`desk_fit`), is the start, and with `thin`
+    also without the offices that do not pay for their minimum staff: that is the plan where
+    nothing searches further (`unsearched_plan`).  HiGHS, searching from it, reached the same
+    plans no sooner: the Swedish sample in 3.81 s against 3.31 s, the Finnish in 136.4 s
+    against 122.5-131.0 s, and on 2,000 generated areas the nearby search ends at the same
+    plan from either start.
+
+    Where the start breaks a budget, the relaxation is solved again with the budget lowered by
+    the excess, at most HINT_ROUNDS times (2,000 generated areas with the annual budget 3 % below the
     unconstrained plan's: the first plan spends 35.9 M too much, and the general model alone
     finds no plan in 120 s).
     """
@@ -171,10 +176,10 @@ def general_hint(inst: Instance) -> tuple[Solution | None, float | None]:
         within = within_desks(inst, nearest) if nearest is not None else None
         if within is None:
             break
-        start = thinned(inst, within)
+        start = thinned(inst, within) if thin else within
         if keeps_budgets(inst, start):
             return start, first.bound
-        # Lowered by the excess before thinning: the relaxation's plans keep offices that thinning takes out.
+        # Lowered by the excess before thinning, which converged too slowly (2,000 areas: 5 rounds).
         loose = _lowered(loose, *overspend(inst, within))
     return None, first.bound
 
