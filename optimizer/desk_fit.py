@@ -13,6 +13,9 @@ plan at all in 900 s.  So the plan is repaired here, greedily and without a solv
 3. where that is not enough, the site (or the agency at a site already open) that could
    take most of what is over within its desks is opened beside it, and step 1 runs again.
 
+Where nothing searches further (`pipeline.unsearched_plan`), `thinned` then takes out the
+offices whose visits do not pay for their minimum staff.
+
 The repaired plan keeps the desks by construction; whether it keeps the budgets is the
 caller's question (`pipeline.overspend`), and `solve.completed` then finds its best
 assignment and staff.
