@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from models.nearest_office import Columns, annual_coefficients, desk_counts, one_off_coefficients
+from models.nearest_office import Columns, decision_costs, desk_counts, one_off_coefficients
 
 from .instance import Instance
 from .solve import Solution
@@ -219,14 +219,13 @@ def within_desks(inst: Instance, solution: Solution) -> Solution | None:
 
 class _Savings:
     """What the objective (annual + one-off / L + travel) loses when agencies leave a site: the
-    radius model's coefficients on y and z (`annual_coefficients`, `one_off_coefficients`)."""
+    radius model's costs on y and z (`decision_costs`)."""
 
     def __init__(self, inst: Instance):
         settings = inst.problem.settings
         columns = Columns(inst.n_sites, inst.n_agencies)
-        annual, _ = annual_coefficients(inst, columns)
+        on_y_and_z, _ = decision_costs(inst, columns)
         self.one_off_coef, self.one_off_constant = one_off_coefficients(inst, columns)
-        on_y_and_z = annual + self.one_off_coef / settings.amortization_years
         self.site = on_y_and_z[: inst.n_sites]
         self.presence = on_y_and_z[inst.n_sites:].reshape(inst.n_sites, inst.n_agencies)
         self.staff_cost = np.array([a.staff_cost for a in inst.problem.agencies])

@@ -120,12 +120,11 @@ def unsearched_plan(inst: Instance) -> Solution:
     if plan is None:
         return Solution("error", f"{size_refusal(inst)} Nor did the nearest-office relaxation's plan, fitted to "
                         "the minimum staff, desks and budgets, give a plan.", seconds=time.perf_counter() - started)
-    objective = cost_parts(inst, plan)["objective"]
+    plan = replace(plan, objective=cost_parts(inst, plan)["objective"])
     left = settings.time_limit_s - (time.perf_counter() - started)
-    bound = min(max(relaxation, general_bound.bound(inst, objective, max(left, 0.0))), objective)
-    gap = (objective - bound) / max(abs(objective), 1e-10)
-    return replace(plan, status="optimal" if gap <= settings.mip_gap else "feasible", message=unsearched_message(gap),
-                   objective=objective, bound=bound, mip_gap=gap, seconds=time.perf_counter() - started)
+    bounded = with_bound(plan, max(relaxation, general_bound.bound(inst, plan.objective, max(left, 0.0))),
+                         settings.mip_gap)
+    return replace(bounded, message=unsearched_message(bounded.mip_gap), seconds=time.perf_counter() - started)
 
 
 # Where HiGHS stops without proving the gap, the assignment rows' Lagrangian gets this share
