@@ -17,7 +17,7 @@ Where nothing searches further (`pipeline.unsearched_plan`), `thinned` then take
 offices whose visits do not pay for their minimum staff.
 
 The repaired plan keeps the desks by construction; whether it keeps the budgets is the
-caller's question (`pipeline.overspend`), and `solve.completed` then finds its best
+caller's question (`rules.overspend`), and `solve.completed` then finds its best
 assignment and staff.
 """
 
@@ -56,11 +56,8 @@ class _Work:
         self.travel = problem.settings.travel_cost_per_km * inst.k_km * self.per_staff[inst.k_agency]
         self.demand = np.zeros(z.shape)
         np.add.at(self.demand, (inst.k_site, inst.k_agency), self.weight * self.x)
-        # Triples are sorted by (agency, area, site), so each demand pair's sites are one run.
-        pair = inst.k_agency * inst.n_areas + inst.k_area
-        self.run_start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-        self.run_of = np.cumsum(np.r_[True, pair[1:] != pair[:-1]]) - 1
-        self.run_end = np.r_[self.run_start[1:], len(pair)]
+        self.run_start, self.run_of = _runs(inst)
+        self.run_end = np.r_[self.run_start[1:], len(inst.k_area)]
         # Each site's triples, as one run of `by_site` (`served_at` is asked once a move or more).
         self.by_site = np.argsort(inst.k_site, kind="stable")
         self.site_start = np.searchsorted(inst.k_site[self.by_site], np.arange(inst.n_sites + 1))
@@ -215,6 +212,52 @@ def within_desks(inst: Instance, solution: Solution) -> Solution | None:
         if not (work.move_out(j) or work.withdraw(j) or work.open_beside(j)):
             return None
     return None
+
+
+def nearest_plan(inst: Instance, z: np.ndarray) -> Solution | None:
+    """Agency a at the sites z[:, a] (the Lagrangian's choices), each demand pair served at its nearest
+    one; where a pair has none within reach, the office that reaches most such visits is opened,
+    until every pair has one.  None where a pair can reach only sites forced closed.  Staff and
+    desks are left to `within_desks`."""
+    closed = np.array([s.force == "closed" for s in inst.problem.sites])
+    z = z & ~closed[:, None]
+    run_start, run_of = _runs(inst)
+    usable = ~closed[inst.k_site]
+    z = _covering(inst, z, run_of, usable)
+    if z is None:
+        return None
+    distance = np.where(z[inst.k_site, inst.k_agency], inst.k_km, np.inf)
+    nearest = distance == np.minimum.reduceat(distance, run_start)[run_of]
+    first = np.flatnonzero(nearest)[np.unique(run_of[nearest], return_index=True)[1]]
+    x = np.zeros(len(inst.k_site))
+    x[first] = 1.0
+    y = z.any(axis=1) | np.array([s.force == "open" for s in inst.problem.sites])
+    return Solution("feasible", "", y=y, z=z, n=np.zeros(z.shape), x=x)
+
+
+def _runs(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """Each demand pair's triples are one run (triples are sorted by agency, area, site): the runs'
+    first triples, and each triple's run."""
+    pair = inst.k_agency.astype(np.int64) * inst.n_areas + inst.k_area
+    new = np.r_[True, pair[1:] != pair[:-1]]
+    return np.flatnonzero(new), np.cumsum(new) - 1
+
+
+def _covering(inst: Instance, z: np.ndarray, run_of: np.ndarray, usable: np.ndarray) -> np.ndarray | None:
+    """z with offices added, the most uncovered visits first, until every demand pair reaches one."""
+    z = z.copy()
+    covered = np.zeros(run_of[-1] + 1 if len(run_of) else 0, dtype=bool)
+    covered[run_of[z[inst.k_site, inst.k_agency]]] = True
+    left = np.flatnonzero(~covered[run_of] & usable)
+    visits = inst.visits[inst.k_area, inst.k_agency]
+    n_agencies = inst.n_agencies
+    while len(left):
+        group = inst.k_site[left].astype(np.int64) * n_agencies + inst.k_agency[left]
+        best = int(np.argmax(np.bincount(group, visits[left])))
+        z[best // n_agencies, best % n_agencies] = True
+        covered[run_of[left[group == best]]] = True
+        left = left[~covered[run_of[left]]]
+    return z if covered.all() else None
 
 
 class _Savings:

@@ -22,13 +22,14 @@ import numpy as np
 from models.nearest_office import eligible
 
 from . import general_bound
-from .desk_fit import thinned, within_desks
+from .desk_fit import nearest_plan, thinned, within_desks
 from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, cost_parts, make_plan
 from .plan_workbook import write_plan
 from .problem import Problem, Settings
 from .radius import hint, price_today_nearest, relaxed, solve_nearest
 from .resolve import Resolver
+from .rules import keeps_budgets, keeps_rules, overspend
 from .solve import (
     Solution,
     Start,
@@ -106,8 +107,9 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
 
 def unsearched_plan(inst: Instance) -> Solution:
     """The general model's plan where the model is too large to build (`solve.size_refusal`): the
-    start `general_hint` makes, and the better of the relaxation's bound and the assignment
-    Lagrangian's in the rest of the time limit.  The plan is not searched for, and says so.
+    start `general_hint` makes, or a cheaper plan from the assignment Lagrangian's choices
+    (`Cheapest`), bounded by the better of the relaxation's bound and the Lagrangian's in the
+    rest of the time limit.  The plan is not searched for, and says so.
 
     20,000 generated areas x 2,000 sites with minimum staff and desks (7.9 million triples,
     about 53 GB as a model) were refused before; this plan is proven within 4 to 11 % there.
@@ -120,11 +122,30 @@ def unsearched_plan(inst: Instance) -> Solution:
     if plan is None:
         return Solution("error", f"{size_refusal(inst)} Nor did the nearest-office relaxation's plan, fitted to "
                         "the minimum staff, desks and budgets, give a plan.", seconds=time.perf_counter() - started)
-    plan = replace(plan, objective=cost_parts(inst, plan)["objective"])
+    cheapest = Cheapest(inst, replace(plan, objective=cost_parts(inst, plan)["objective"]))
     left = settings.time_limit_s - (time.perf_counter() - started)
-    bounded = with_bound(plan, max(relaxation, general_bound.bound(inst, plan.objective, max(left, 0.0))),
-                         settings.mip_gap)
+    found = general_bound.bound(inst, cheapest.plan.objective, max(left, 0.0), plans=cheapest)
+    bounded = with_bound(cheapest.plan, max(relaxation, found), settings.mip_gap)
     return replace(bounded, message=unsearched_message(bounded.mip_gap), seconds=time.perf_counter() - started)
+
+
+class Cheapest:
+    """The cheapest plan that keeps every rule among the incumbent and those made from the assignment
+    Lagrangian's choices of offices (`general_bound.bound`'s `plans`): each pair sent to the nearest
+    office chosen, staffed to the minimum, fitted to the desks and thinned (`desk_fit`)."""
+
+    def __init__(self, inst: Instance, incumbent: Solution):
+        self.inst, self.plan = inst, incumbent
+
+    def __call__(self, z: np.ndarray) -> float:
+        made = nearest_plan(self.inst, z)
+        made = within_desks(self.inst, made) if made is not None else None
+        if made is not None:
+            made = thinned(self.inst, made)
+            cost = cost_parts(self.inst, made)["objective"]
+            if cost < self.plan.objective and keeps_rules(self.inst, made):
+                self.plan = replace(self.plan, objective=cost, y=made.y, z=made.z, n=made.n, x=made.x)
+        return self.plan.objective
 
 
 # Where HiGHS stops without proving the gap, the assignment rows' Lagrangian gets this share
@@ -140,12 +161,15 @@ def assignment_bound_seconds(settings: Settings) -> float:
 
 
 def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
-    """The solution with `general_bound`'s bound, when HiGHS has a plan but not the proof."""
+    """The solution with `general_bound`'s bound, when HiGHS has a plan but not the proof, and the
+    cheaper plan, if any, that the Lagrangian's choices give (`Cheapest`)."""
     settings = inst.problem.settings
     if solution.status != "feasible" or solution.objective is None or settings.objective != "cost":
         return solution
-    found = general_bound.bound(inst, solution.objective, assignment_bound_seconds(settings))
-    return with_bound(solution, found if math.isfinite(found) else None, settings.mip_gap)
+    cheapest = Cheapest(inst, solution)
+    found = general_bound.bound(inst, solution.objective, assignment_bound_seconds(settings), plans=cheapest)
+    bounds = [b for b in (solution.bound, found) if b is not None and math.isfinite(b)]
+    return with_bound(replace(cheapest.plan, bound=None), max(bounds, default=None), settings.mip_gap)
 
 
 def general_hint(inst: Instance, thin: bool = False) -> tuple[Solution | None, float | None]:
@@ -185,22 +209,6 @@ def general_hint(inst: Instance, thin: bool = False) -> tuple[Solution | None, f
 
 # Times the relaxation is solved again with lower budgets for a start that keeps them.
 HINT_ROUNDS = 3
-
-
-def overspend(inst: Instance, plan: Solution) -> tuple[float, np.ndarray]:
-    """How far a plan's annual cost, and each agency's, are above their budgets (<= 0: within)."""
-    problem = inst.problem
-    budget = problem.settings.budget_annual
-    annual = -np.inf if budget is None else cost_parts(inst, plan)["annual cost"] - budget
-    presence = np.array([a.presence_cost for a in problem.agencies])
-    staff_cost = np.array([a.staff_cost for a in problem.agencies])
-    budgets = np.array([np.inf if a.budget is None else a.budget for a in problem.agencies])
-    return annual, (plan.z * presence + plan.n * staff_cost).sum(axis=0) - budgets
-
-
-def keeps_budgets(inst: Instance, plan: Solution) -> bool:
-    annual, agencies = overspend(inst, plan)
-    return annual <= 0 and bool(np.all(agencies <= 0))
 
 
 def _lowered(problem: Problem, annual: float, agencies: np.ndarray) -> Problem:

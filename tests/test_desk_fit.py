@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.office_network import build_model
-from optimizer.desk_fit import thinned, within_desks
+from optimizer.desk_fit import nearest_plan, thinned, within_desks
 from optimizer.instance import build_instance
 from optimizer.plan import cost_parts
 from optimizer.radius import hint, relaxed
@@ -171,3 +171,30 @@ def test_an_existing_site_is_not_closed_beyond_the_one_off_budget_or_the_office_
         assert thinned(inst, plan_of(inst, [0, 1, 2], served)).y.tolist() == [True, True, True]
     inst = build_instance(existing.with_settings(budget_one_off=5000.0))  # 500 a year over 10 years: pays
     assert thinned(inst, plan_of(inst, [0, 1, 2], served)).y.tolist() == [True, False, True]
+
+
+# Two agencies; the village V is 40 km from T and 10 km from N, within FK's 50 km but only
+# PM's reach of N.  C is forced closed.
+REACH = problem(
+    [agency("FK", max_distance_km=50.0), agency("PM", max_distance_km=20.0)],
+    [area("town", 1000.0), area("village", 300.0)],
+    [site("T"), site("N"), site("C", force="closed")],
+    {("town", "T"): 1.0, ("town", "N"): 30.0, ("town", "C"): 2.0,
+     ("village", "T"): 40.0, ("village", "N"): 10.0, ("village", "C"): 5.0},
+)
+
+
+def test_the_chosen_offices_serve_each_pair_at_its_nearest_and_an_office_is_opened_for_pairs_without_one():
+    inst = build_instance(REACH)
+    z = np.array([[True, True], [True, False], [True, True]])  # C chosen too: it stays closed
+    plan = nearest_plan(inst, z)
+    start = Start.of(inst, plan)
+    assert plan.z.tolist() == [[True, True], [True, True], [False, False]]  # PM opened at N for the village
+    assert plan.y.tolist() == [True, True, False]
+    assert {k: share for k, share in start.x.items() if share} == {(0, 0, 0): 1.0, (1, 1, 0): 1.0, (0, 0, 1): 1.0, (1, 1, 1): 1.0}
+
+
+def test_no_plan_from_the_choices_when_a_pair_reaches_only_sites_forced_closed():
+    walled = replace(REACH, distances={**REACH.distances, ("village", "N"): 60.0})
+    inst = build_instance(walled)
+    assert nearest_plan(inst, np.ones((3, 2), dtype=bool)) is None

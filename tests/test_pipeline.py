@@ -15,8 +15,9 @@ import pytest
 from models.nearest_office import eligible
 from optimizer import solve as solve_module
 from optimizer.instance import build_instance
-from optimizer.pipeline import general_hint, keeps_budgets, overspend, solve_instance, unsearched_plan
+from optimizer.pipeline import general_hint, solve_instance, unsearched_plan
 from optimizer.plan import cost_parts
+from optimizer.rules import keeps_rules, overspend
 from optimizer.solve import Start, solve
 from tests.test_radius import random_problem
 from tests.tiny import assert_a_plan_within_desks
@@ -85,7 +86,7 @@ def test_where_the_general_model_is_too_large_the_unsearched_plan_is_a_plan_and_
     assert plan.objective == pytest.approx(cost_parts(inst, plan)["objective"])
     assert plan.bound <= general.objective + 1e-6 <= plan.objective + 2e-6
     assert plan.mip_gap == pytest.approx((plan.objective - plan.bound) / plan.objective)
-    assert keeps_budgets(inst, plan)
+    assert keeps_rules(inst, plan)
     assert_a_plan_within_desks(inst, Start.of(inst, plan))
 
 
