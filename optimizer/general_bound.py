@@ -136,21 +136,21 @@ def _filling(p: Prices, reduced: np.ndarray, full: np.ndarray, room: np.ndarray)
 
     Only the few best of a group's candidates fill it (20,000 generated areas: 2.5 million
     candidates for rooms of one staff each), so they are first binned by how far their reduced
-    cost per staff lies below zero, and only the bins that the better bins do not already fill
-    are sorted: sorting them all took 0.9 of a 1.4 s step.
+    cost per staff lies below zero.  The bins that fit in the room are taken whole; only the
+    one bin a group fills in part is sorted: sorting every candidate took 0.9 of a 1.4 s step.
     """
     candidates = np.flatnonzero(~full & (reduced < 0) & (room[p.group] > 0))
     group, weight = p.group[candidates], p.weight[candidates]
     depth = -reduced[candidates] / p.staff_weight[candidates]  # in (0, 1]: 1 pays for its staff
     bin_ = np.minimum((depth * _BINS).astype(np.int64), _BINS - 1)
     per_bin = np.bincount(group * _BINS + bin_, weight, minlength=len(room) * _BINS).reshape(-1, _BINS)
-    better = np.cumsum(per_bin[:, ::-1], axis=1)[:, ::-1] - per_bin  # weight in the better bins
-    needed = better[group, bin_] < room[group]
-    candidates, group, weight, depth = candidates[needed], group[needed], weight[needed], depth[needed]
-    order = np.lexsort((-depth, group))
-    candidates, group, weight = candidates[order], group[order], weight[order]
-    share = np.clip(room[group] - _cumulative_before(group, weight), 0.0, weight) / weight
-    return candidates, share
+    better = (np.cumsum(per_bin[:, ::-1], axis=1)[:, ::-1] - per_bin)[group, bin_]  # weight in the better bins
+    left = room[group] - better
+    whole = per_bin[group, bin_] <= left
+    part = np.flatnonzero(~whole & (left > 0))
+    part = part[np.lexsort((-depth[part], group[part]))]
+    share = np.clip(left[part] - _cumulative_before(group[part], weight[part]), 0.0, weight[part]) / weight[part]
+    return np.r_[candidates[whole], candidates[part]], np.r_[np.ones(int(whole.sum())), share]
 
 
 def value(p: Prices, lam: np.ndarray) -> Value:
