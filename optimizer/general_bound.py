@@ -203,23 +203,29 @@ def patience(steps_done: int, elapsed: float, seconds: float) -> int:
 class _Planning:
     """When the sites' choices at the best prices so far are made into a plan (`bound`'s `plans`)."""
 
-    def __init__(self, plans: Callable[[np.ndarray], float] | None):
-        self.plans = plans
+    def __init__(self, plans: Callable[[np.ndarray], float] | None, deadline: float):
+        self.plans, self.deadline = plans, deadline
         self.lam: np.ndarray | None = None
         self.fresh = self.settled = False  # better prices since the last plan; a halving since
         self.seconds, self.ended = 0.0, -math.inf  # the last plan's making, and when it ended
+        self.step_seconds = 0.0  # the steps' mean time
 
     def better(self, lam: np.ndarray, gradient: np.ndarray) -> None:
         """New best prices; worth a plan only where the sites' choices serve most pairs exactly once."""
         self.lam = lam
         self.fresh = self.plans is not None and np.mean(gradient == 0) >= SETTLED_SHARE
 
+    def expected(self) -> float:
+        """How long a plan takes: as long as the last one, or PLAN_STEPS steps before the first."""
+        return self.seconds or PLAN_STEPS * self.step_seconds
+
     def due(self, now: float) -> bool:
-        return self.fresh and self.settled and now - self.ended >= PLAN_EVERY * self.seconds
+        return (self.fresh and self.settled and now - self.ended >= PLAN_EVERY * self.seconds
+                and now + self.expected() <= self.deadline)
 
     def reserve(self) -> float:
         """Time kept back at the end for a plan from prices not yet tried."""
-        return self.seconds if self.fresh else 0.0
+        return self.expected() if self.fresh else 0.0
 
     def make(self, p: Prices) -> float:
         started = time.perf_counter()
@@ -237,6 +243,9 @@ class _Planning:
 # and more once the bound settles, and their plans beat HiGHS's (974.5 M against 981.9 M).
 PLAN_EVERY = 3.0
 SETTLED_SHARE = 0.7
+# A plan takes about as long as this many steps (2,000 generated areas: 0.4 s, 40 steps;
+# 20,000: 8 to 11 s, 20 to 35 steps), which is what is kept back for the first one.
+PLAN_STEPS = 40
 
 
 def bound(inst: Instance, target: float, seconds: float, steps: int = 1_000_000,
@@ -257,9 +266,10 @@ def bound(inst: Instance, target: float, seconds: float, steps: int = 1_000_000,
         return -math.inf
     lam = first_prices(p)
     best, share, since = -math.inf, FIRST_SHARE, 0
-    planning = _Planning(plans)
+    planning = _Planning(plans, started + seconds)
     for step in range(steps):
         v = value(p, lam)
+        planning.step_seconds = (time.perf_counter() - started) / (step + 1)
         if v.bound > best:
             best, since = v.bound, 0
             planning.better(lam, v.gradient)
