@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.generate import national
 from models.office_network import build_model
-from optimizer import pipeline
+from optimizer import general_bound, pipeline
 from optimizer.general_bound import LEAST_PATIENCE, PATIENCE, bound, first_prices, patience, prices, value
 from optimizer.instance import build_instance
 from optimizer.pipeline import with_assignment_bound
@@ -134,28 +134,27 @@ def test_a_dearer_plan_gives_way_to_a_plan_the_lagrangians_choices_make_and_it_k
     assert solved >= 15 and replaced >= solved // 2
 
 
-def value_sorting_every_candidate(p, lam: np.ndarray) -> float:
-    """L(lambda) as first written: every candidate that could fill a group's minimum staff sorted."""
-    reduced = p.travel - lam[p.pair]
-    full = reduced < -p.staff_weight
-    size = len(p.fixed)
-    staff = np.bincount(p.group, p.weight * full, minlength=size)
-    per_group = (p.fixed + np.bincount(p.group, (reduced + p.staff_weight) * full, minlength=size)
-                 - p.staff_cost * np.minimum(staff, p.minimum))
-    room = np.maximum(p.minimum - staff, 0.0)
+def filling_sorting_every_candidate(p, reduced: np.ndarray, full: np.ndarray, room: np.ndarray):
+    """`_filling` as first written: every candidate that could fill a group's minimum staff sorted,
+    and each group's room filled in that order."""
     filling = np.flatnonzero(~full & (reduced < 0) & (room[p.group] > 0))
-    order = np.lexsort((reduced[filling] / p.weight[filling], p.group[filling]))
-    group, weight, cost = p.group[filling][order], p.weight[filling][order], reduced[filling][order]
+    filling = filling[np.lexsort((reduced[filling] / p.weight[filling], p.group[filling]))]
+    group, weight = p.group[filling], p.weight[filling]
     before = np.array([weight[(group == g) & (np.arange(len(group)) < k)].sum() for k, g in enumerate(group)])
-    per_group += np.bincount(group, cost * np.clip(room[group] - before, 0.0, weight) / weight, minlength=size)
-    per_site = p.site + np.minimum(per_group, 0.0).reshape(len(p.site), -1).sum(axis=1)
-    return float(lam.sum() + p.constant + per_site[np.where(p.force == 0, per_site < 0, p.force > 0)].sum())
+    return filling, np.clip(room[group] - before, 0.0, weight) / weight
 
 
-def test_sorting_only_the_candidates_that_can_fill_the_minimum_gives_the_same_value():
+def test_sorting_only_the_candidates_that_can_fill_the_minimum_gives_the_same_value(monkeypatch):
     """300 generated areas with minimum staff: thousands of candidates per office, few of them needed."""
     p = prices(build_instance(national(300, 100, nearest_office=False)))
     rng = np.random.default_rng(7)
     for spread in (1.0, 1.2, 1.5):
         lam = first_prices(p) * rng.uniform(1.0, spread, p.n_pairs)
-        assert value(p, lam).bound == pytest.approx(value_sorting_every_candidate(p, lam), rel=1e-12)
+        binned, binned_choices = value(p, lam), general_bound._choices(p, lam)
+        with monkeypatch.context() as m:
+            m.setattr(general_bound, "_filling", filling_sorting_every_candidate)
+            sorted_, sorted_choices = value(p, lam), general_bound._choices(p, lam)
+        # What each office would cost, the filling included, also where no site opens.
+        assert binned_choices.per_group == pytest.approx(sorted_choices.per_group, rel=1e-12, abs=1e-6)
+        assert binned.bound == pytest.approx(sorted_.bound, rel=1e-12)
+        assert binned.gradient == pytest.approx(sorted_.gradient, abs=1e-12)
