@@ -201,62 +201,43 @@ def patience(steps_done: int, elapsed: float, seconds: float) -> int:
 
 
 class _Planning:
-    """When the sites' choices at the best prices so far are made into a plan (`bound`'s `plans`)."""
+    """When the sites' choices at the best prices so far are offered to the caller (`bound`'s `plans`)."""
 
-    def __init__(self, plans: Callable[[np.ndarray], float] | None, deadline: float):
-        self.plans, self.deadline = plans, deadline
-        self.lam: np.ndarray | None = None
-        self.fresh = self.settled = False  # better prices since the last plan; a halving since
-        self.seconds, self.ended = 0.0, -math.inf  # the last plan's making, and when it ended
-        self.step_seconds = 0.0  # the steps' mean time
+    def __init__(self, plans: Callable[[Callable[[], np.ndarray]], float] | None):
+        self.plans = plans
+        self.fresh = self.settled = False  # better prices not yet offered; a halving since
 
     def better(self, lam: np.ndarray, gradient: np.ndarray) -> None:
         """New best prices; worth a plan only where the sites' choices serve most pairs exactly once."""
         self.lam = lam
         self.fresh = self.plans is not None and np.mean(gradient == 0) >= SETTLED_SHARE
 
-    def expected(self) -> float:
-        """How long a plan takes: as long as the last one, or PLAN_STEPS steps before the first."""
-        return self.seconds or PLAN_STEPS * self.step_seconds
+    def due(self) -> bool:
+        return self.fresh and self.settled
 
-    def due(self, now: float) -> bool:
-        return (self.fresh and self.settled and now - self.ended >= PLAN_EVERY * self.seconds
-                and now + self.expected() <= self.deadline)
-
-    def reserve(self) -> float:
-        """Time kept back at the end for a plan from prices not yet tried."""
-        return self.expected() if self.fresh else 0.0
-
-    def make(self, p: Prices) -> float:
-        started = time.perf_counter()
-        target = self.plans(choices(p, self.lam))
-        self.ended = time.perf_counter()
-        self.seconds, self.fresh, self.settled = self.ended - started, False, False
-        return target
+    def offer(self, p: Prices) -> float:
+        lam = self.lam
+        self.fresh = self.settled = False
+        return self.plans(lambda: choices(p, lam))
 
 
-# Plans are made from the prices once the step has been halved (the bound has stopped
-# rising at that step) and the steps since the last plan took PLAN_EVERY times its making, and
-# only from prices at which the sites' choices serve at least SETTLED_SHARE of the pairs exactly
-# once.  20,000 generated areas reach 16 to 66 % in 120 s, and the plans made there cost 11 to
-# 13 % more than the start did (8 to 10 s each, taken from the bound); 2,000 areas reach 77 %
-# and more once the bound settles, and their plans beat HiGHS's (974.5 M against 981.9 M).
-PLAN_EVERY = 3.0
+# The choices are offered once the step has been halved (the bound has stopped rising at
+# that step), and only at prices where they serve at least SETTLED_SHARE of the pairs exactly
+# once: 20,000 generated areas reach 16 to 66 % in 120 s, and the plans made there cost 11 to
+# 13 % more than the start did; 2,000 areas reach 77 % and more once the bound settles, and
+# their plans beat HiGHS's (974.5 M against 981.9 M).
 SETTLED_SHARE = 0.7
-# A plan takes about as long as this many steps (2,000 generated areas: 0.4 s, 40 steps;
-# 20,000: 8 to 11 s, 20 to 35 steps), which is what is kept back for the first one.
-PLAN_STEPS = 40
 
 
 def bound(inst: Instance, target: float, seconds: float, steps: int = 1_000_000,
-          plans: Callable[[np.ndarray], float] | None = None) -> float:
+          plans: Callable[[Callable[[], np.ndarray]], float] | None = None) -> float:
     """The best L(lambda) found within `seconds` (or `steps` steps).
 
     `target` is the cost of a plan of the relaxation (no budgets, desks or office counts),
     so at least its optimum: the steps aim there, as Held and Karp's do.  `plans`, if
-    given, makes a plan from the sites' choices z[j, a] at the best prices so far and returns
-    the cost of the best plan it has, the new target (a Lagrangian heuristic); it is asked
-    now and then (`PLAN_EVERY`) and once at the end.  The app's watcher, if any, hears the
+    given, is offered the sites' choices z[j, a] at the best prices so far (a function that
+    computes them, which the caller may leave uncalled) and returns the cost of the best plan
+    it has, the new target (a Lagrangian heuristic).  The app's watcher, if any, hears the
     bound rise and may stop the search.
     """
     started = time.perf_counter()
@@ -266,10 +247,9 @@ def bound(inst: Instance, target: float, seconds: float, steps: int = 1_000_000,
         return -math.inf
     lam = first_prices(p)
     best, share, since = -math.inf, FIRST_SHARE, 0
-    planning = _Planning(plans, started + seconds)
+    planning = _Planning(plans)
     for step in range(steps):
         v = value(p, lam)
-        planning.step_seconds = (time.perf_counter() - started) / (step + 1)
         if v.bound > best:
             best, since = v.bound, 0
             planning.better(lam, v.gradient)
@@ -277,16 +257,14 @@ def bound(inst: Instance, target: float, seconds: float, steps: int = 1_000_000,
             since += 1
             if since >= patience(step + 1, time.perf_counter() - started, seconds):
                 share, since, planning.settled = share / 2, 0, True
-        if planning.due(time.perf_counter()):
-            target = min(target, planning.make(p))
+        if planning.due():
+            target = min(target, planning.offer(p))
         if watcher is not None:
             watcher.progress(target, best)
         norm = float(v.gradient @ v.gradient)
         if watcher is not None and watcher.should_stop():
             return best
-        if norm == 0 or share < 1e-4 or time.perf_counter() - started > seconds - planning.reserve():
+        if norm == 0 or share < 1e-4 or time.perf_counter() - started > seconds:
             break
         lam = lam + share * max(target - v.bound, 1e-6 * abs(target)) / norm * v.gradient
-    if planning.fresh:
-        planning.make(p)
     return best

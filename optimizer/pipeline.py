@@ -12,7 +12,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +21,7 @@ import numpy as np
 
 from models.nearest_office import eligible
 
-from . import general_bound
+from . import general_bound, office_moves
 from .desk_fit import nearest_plan, thinned, within_desks
 from .instance import DistanceTable, Instance, build_instance
 from .plan import Plan, cost_parts, make_plan
@@ -37,6 +37,7 @@ from .solve import (
     price_today,
     size_refusal,
     solve,
+    stopped_on_request,
     unreachable_message,
     unsearched_message,
     with_bound,
@@ -123,30 +124,66 @@ def unsearched_plan(inst: Instance) -> Solution:
     if plan is None:
         return Solution("error", f"{size_refusal(inst)} Nor did the nearest-office relaxation's plan, fitted to "
                         "the minimum staff, desks and budgets, give a plan.", seconds=time.perf_counter() - started)
-    cheapest = Cheapest(inst, replace(plan, objective=cost_parts(inst, plan)["objective"]))
-    left = settings.time_limit_s - (time.perf_counter() - started)
-    found = general_bound.bound(inst, cheapest.plan.objective, max(left, 0.0), plans=cheapest)
-    bounded = with_bound(cheapest.plan, max(relaxation, found), settings.mip_gap)
+    deadline = started + settings.time_limit_s
+    cheapest = Cheapest(inst, replace(plan, objective=cost_parts(inst, plan)["objective"]), deadline)
+    cheapest.consider(lambda: plan)
+    found = general_bound.bound(inst, cheapest.plan.objective, max(deadline - time.perf_counter(), 0.0),
+                                plans=cheapest)
+    bounded = with_bound(cheapest.best(stopped_on_request()), max(relaxation, found), settings.mip_gap)
     return replace(bounded, message=unsearched_message(bounded.mip_gap), seconds=time.perf_counter() - started)
 
 
 class Cheapest:
-    """The cheapest plan that keeps every rule among the incumbent and those made from the assignment
-    Lagrangian's choices of offices (`general_bound.bound`'s `plans`): each pair sent to the nearest
-    office chosen, staffed to the minimum, fitted to the desks and thinned (`desk_fit`)."""
+    """The cheapest plan that keeps every rule among the incumbent and the plans `consider`ed: the
+    start, and those made from the assignment Lagrangian's choices of offices (`general_bound.bound`'s
+    `plans`, each pair sent to the nearest office chosen), each improved by moving offices
+    (`office_moves`) and fitted to the desks.
 
-    def __init__(self, inst: Instance, incumbent: Solution):
-        self.inst, self.plan = inst, incumbent
+    The plans are made in a thread beside the Lagrangian's steps, so that the machine's second
+    core makes them and the bound loses no time to them (20,000 generated areas: a step takes
+    0.46 s either way, the moves 4.2 s beside the steps against 3.7 s alone; numba releases the
+    GIL).  A plan offered while the last is still being made, or too late to be made as fast as
+    the last one was, is let go.
+    """
 
-    def __call__(self, z: np.ndarray) -> float:
-        made = nearest_plan(self.inst, z)
-        made = within_desks(self.inst, made) if made is not None else None
-        if made is not None:
-            made = thinned(self.inst, made)
-            cost = cost_parts(self.inst, made)["objective"]
-            if cost < self.plan.objective and keeps_rules(self.inst, made):
-                self.plan = replace(self.plan, objective=cost, y=made.y, z=made.z, n=made.n, x=made.x)
+    def __init__(self, inst: Instance, incumbent: Solution, deadline: float):
+        self.inst, self.plan, self.deadline = inst, incumbent, deadline
+        self._entries: office_moves.Entries | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1)
+        self._making: Future[None] | None = None
+        self._seconds = 0.0  # the last plan's making
+
+    def consider(self, made: Callable[[], Solution | None]) -> float:
+        """Start making and improving the plan `made` returns, unless one is being made; the best cost so far."""
+        idle = self._making is None or self._making.done()
+        if idle and time.perf_counter() + self._seconds < self.deadline:
+            self._making = self._worker.submit(self._improve, made)
         return self.plan.objective
+
+    def __call__(self, choices: Callable[[], np.ndarray]) -> float:
+        return self.consider(lambda: nearest_plan(self.inst, choices()))
+
+    def best(self, stop: bool = False) -> Solution:
+        """The cheapest plan, once the plan being made is done (at once, without its moves, if `stop`)."""
+        if stop:
+            self.deadline = -math.inf
+        if self._making is not None:
+            self._making.result()
+        self._worker.shutdown()
+        return self.plan
+
+    def _improve(self, made: Callable[[], Solution | None]) -> None:
+        started = time.perf_counter()
+        plan = made()
+        if plan is not None:
+            if self._entries is None:
+                self._entries = office_moves.entries(self.inst)
+            plan = office_moves.improved(self.inst, self._entries, plan, lambda: time.perf_counter() > self.deadline)
+        if plan is not None:
+            cost = cost_parts(self.inst, plan)["objective"]
+            if cost < self.plan.objective and keeps_rules(self.inst, plan):
+                self.plan = replace(self.plan, objective=cost, y=plan.y, z=plan.z, n=plan.n, x=plan.x)
+        self._seconds = time.perf_counter() - started
 
 
 # Where HiGHS stops without proving the gap, the assignment rows' Lagrangian gets this share
@@ -167,10 +204,12 @@ def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
     settings = inst.problem.settings
     if solution.status != "feasible" or solution.objective is None or settings.objective != "cost":
         return solution
-    cheapest = Cheapest(inst, solution)
-    found = general_bound.bound(inst, solution.objective, assignment_bound_seconds(settings), plans=cheapest)
+    seconds = assignment_bound_seconds(settings)
+    cheapest = Cheapest(inst, solution, time.perf_counter() + seconds)
+    cheapest.consider(lambda: solution)
+    found = general_bound.bound(inst, solution.objective, seconds, plans=cheapest)
     bounds = [b for b in (solution.bound, found) if b is not None and math.isfinite(b)]
-    return with_bound(replace(cheapest.plan, bound=None), max(bounds, default=None), settings.mip_gap)
+    return with_bound(replace(cheapest.best(stopped_on_request()), bound=None), max(bounds, default=None), settings.mip_gap)
 
 
 def general_hint(inst: Instance, thin: bool = False) -> tuple[Solution | None, float | None]:

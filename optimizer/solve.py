@@ -375,7 +375,7 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_lim
               and _site_positions(inst) is not None)
     whole_s = (_WHOLE_SHARE if nearby else 1.0) * time_limit_s
     outcome = run_highs(m, whole_s, s.mip_gap, mip_start)
-    if nearby and outcome.status == "feasible" and not _stopped_on_request():
+    if nearby and outcome.status == "feasible" and not stopped_on_request():
         # What a run takes beyond HiGHS's own limit: Pyomo loading the model, and reading it back.
         overhead = max(outcome.seconds - whole_s, 0.0)
         outcome = searched_nearby(m, inst, outcome, time_limit_s - (time.perf_counter() - started), overhead)
@@ -385,7 +385,7 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_lim
     if outcome.status == "error":
         message = (
             "You stopped the search before a plan was found."
-            if _stopped_on_request()
+            if stopped_on_request()
             else f"No plan was found within the time limit of {s.time_limit_s:g} s (or HiGHS failed); "
             "raise time_limit_s or relax the rules."
         )
@@ -452,7 +452,7 @@ def searched_nearby(
     s = inst.problem.settings
     started = time.perf_counter()
     best, neighbours = outcome, _NEIGHBOURS
-    while not _stopped_on_request():
+    while not stopped_on_request():
         left = time_limit_s - overhead_s - (time.perf_counter() - started)
         if left <= _LEAST_SECONDS:
             break
@@ -553,14 +553,14 @@ def current_watcher() -> Watcher | None:
     return _watcher.get()
 
 
-def _stopped_on_request() -> bool:
+def stopped_on_request() -> bool:
     watcher = _watcher.get()
     return watcher is not None and watcher.should_stop()
 
 
 def stopped_message(gap: float | None) -> str:
     known = "unknown" if gap is None else f"{gap:.2%}"
-    why = "You stopped the search" if _stopped_on_request() else "The time limit stopped the search"
+    why = "You stopped the search" if stopped_on_request() else "The time limit stopped the search"
     return f"{why}; this is the best plan found (gap {known})."
 
 

@@ -113,9 +113,10 @@ def test_the_step_is_halved_sooner_when_the_time_left_allows_few_steps():
 
 
 def test_a_dearer_plan_gives_way_to_a_plan_the_lagrangians_choices_make_and_it_keeps_every_rule():
-    """HiGHS's optimum, reported 50 % dearer than it is: the plans made from the sites' choices
-    (nearest office, staffed, fitted to the desks, thinned) replace it where they cost less, and
-    each keeps every rule, costs what it says and no less than the optimum."""
+    """HiGHS's optimum, reported 50 % dearer than it is: the plans made from its own offices and
+    the sites' choices (nearest office, staffed, offices moved while that pays, fitted to the
+    desks) replace it where they cost less, and each keeps every rule, costs what it says and no
+    less than the optimum."""
     replaced = solved = 0
     for seed in SEEDS:
         inst = build_instance(general_problem(seed).with_settings(mip_gap=1e-9))
