@@ -383,8 +383,9 @@ def _make(groups, e, st, s):
 @numba.njit(cache=True, nogil=True)
 def _moves(j, e, st):
     """The moves tried at site j, each as the groups it toggles: close j, one agency out, one
-    agency in, and j's offices moved to each closed neighbour in turn; where j is closed, each
-    agency in alone (`_round` then opens j with all those that pay, else with each alone)."""
+    agency in, j's offices moved to each closed neighbour in turn, and each of its agencies moved
+    to each neighbour without it; where j is closed, each agency in alone (`_round` then opens j
+    with all those that pay, else with each alone)."""
     z, y, force, neighbours, n_agencies = st.z, st.y, e.force, e.neighbours, len(e.minimum)
     present = [j * n_agencies + a for a in range(n_agencies) if z[j * n_agencies + a]]
     absent = [j * n_agencies + a for a in range(n_agencies) if not z[j * n_agencies + a]]
@@ -401,6 +402,11 @@ def _moves(j, e, st):
             if k >= 0 and not y[k] and force[k] == 0:
                 moved = present + [k * n_agencies + g % n_agencies for g in present]
                 moves.append(np.array(moved, dtype=np.int64))
+    for g in present:
+        for k in neighbours[j]:
+            there = k * n_agencies + g % n_agencies
+            if k >= 0 and force[k] != -1 and not z[there] and (y[k] or len(present) > 1 or force[j] == 1):
+                moves.append(np.array([g, there], dtype=np.int64))
     return moves
 
 

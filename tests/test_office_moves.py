@@ -98,6 +98,11 @@ def tried(inst, z: np.ndarray, neighbours: np.ndarray):
         for a in range(inst.n_agencies):
             if not z[j, a] or present.size > 1 or s.force == "open":
                 yield _toggled(z, [(j, a)])
+        for a in present:
+            for k in neighbours[j]:
+                if k >= 0 and inst.problem.sites[k].force != "closed" and not z[k, a] and (
+                        z[k].any() or inst.problem.sites[k].force == "open" or present.size > 1 or s.force == "open"):
+                    yield _toggled(z, [(j, a), (k, a)])
 
 
 def _toggled(z: np.ndarray, offices) -> np.ndarray:
