@@ -215,7 +215,8 @@ def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
     cheapest.consider(lambda: solution)
     found = general_bound.bound(inst, solution.objective, seconds, plans=cheapest)
     bounds = [b for b in (solution.bound, found) if b is not None and math.isfinite(b)]
-    return with_bound(replace(cheapest.best(stopped_on_request()), bound=None), max(bounds, default=None), settings.mip_gap)
+    best = cheapest.best(stopped_on_request())
+    return with_bound(replace(best, bound=None), max(bounds, default=None), settings.mip_gap)
 
 
 def general_hint(inst: Instance, thin: bool = False) -> tuple[Solution | None, float | None]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from models.nearest_office import eligible
 from optimizer import solve as solve_module
 from optimizer.instance import build_instance
-from optimizer.pipeline import general_hint, solve_instance, unsearched_plan
+from optimizer.pipeline import Cheapest, general_hint, solve_instance, unsearched_plan
 from optimizer.plan import cost_parts
 from optimizer.rules import keeps_rules, overspend
 from optimizer.solve import Start, solve
@@ -100,3 +102,33 @@ def test_a_general_model_too_large_to_build_gets_the_unsearched_plan_with_its_ga
     monkeypatch.setattr(solve_module, "PLAN_BYTES_PER_TRIPLE", 10**15)  # nor its arrays: refused
     refused = solve_instance(inst)
     assert not refused.has_plan and refused.message.startswith("This problem is too large for the general model")
+
+
+def _start_of_seed_4():
+    """The instance of seed 4 (optimum 1,756.1) and its thinned start (2,278.4), priced."""
+    inst = build_instance(_with_minimum_staff_and_desks(4))
+    start, _ = general_hint(inst, thin=True)
+    return inst, replace(start, objective=cost_parts(inst, start)["objective"])
+
+
+def test_a_plan_offered_while_one_is_being_made_is_let_go_and_the_one_made_is_improved():
+    inst, start = _start_of_seed_4()
+    cheapest = Cheapest(inst, start, time.perf_counter() + 60.0)
+    gate = threading.Event()
+    offered = []
+    cheapest.consider(lambda: gate.wait() and start)  # busy until the gate opens
+    cheapest.consider(lambda: offered.append("made") or start)
+    gate.set()
+    best = cheapest.best()
+    assert offered == []
+    assert start.objective == pytest.approx(2278.4210526)
+    assert best.objective == pytest.approx(1756.1210526)  # the optimum, by moving offices
+    assert best.objective == pytest.approx(cost_parts(inst, best)["objective"])
+    assert keeps_rules(inst, best)
+
+
+def test_no_plan_is_started_after_the_deadline():
+    inst, start = _start_of_seed_4()
+    cheapest = Cheapest(inst, start, time.perf_counter() - 1.0)
+    cheapest.consider(lambda: pytest.fail("a plan was made after the deadline"))
+    assert cheapest.best() is start
