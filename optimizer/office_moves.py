@@ -78,8 +78,8 @@ class Entries(NamedTuple):
     force: np.ndarray  # (J,) 1 open, -1 closed, 0 free
     offices: np.ndarray  # (2,) the least and most offices
     neighbours: np.ndarray  # (J, M) the sites each site's offices may move to, -1 where fewer
-    closing: float  # the one-off cost with every site open: existing sites' closing costs are on y
-    constant: float  # the objective's with every site open: the closing costs amortised
+    closing: float  # the one-off cost's constant: every existing site's closing cost, taken back on y
+    constant: float  # the objective's: the same, amortised
 
 
 def entries(inst: Instance) -> Entries:
@@ -87,12 +87,12 @@ def entries(inst: Instance) -> Entries:
     problem = inst.problem
     n_agencies, n_sites = inst.n_agencies, inst.n_sites
     run_start, _ = _runs(inst)
-    order = _by_distance(np.r_[run_start, len(inst.k_km)].astype(np.int64), inst.k_km)
+    start = np.r_[run_start, len(inst.k_km)].astype(np.int64)
+    order = _by_distance(start, inst.k_km)
     new = np.zeros(len(order), dtype=bool)
     new[run_start] = True
     pair = np.cumsum(new) - 1
     first = order[new]
-    start = np.r_[run_start, len(order)].astype(np.int64)
     agencies = problem.agencies
     per_staff = np.array([a.visits_per_staff for a in agencies])
     visits = inst.visits[inst.k_area[first], inst.k_agency[first]]
@@ -125,7 +125,8 @@ def entries(inst: Instance) -> Entries:
         force=np.array([{"open": 1, "closed": -1}.get(s.force, 0) for s in problem.sites]),
         offices=np.array([settings.min_offices or 0, n_sites if settings.max_offices is None else settings.max_offices],
                          dtype=np.int64),
-        neighbours=_neighbours(inst, start, inst.k_site[order].astype(np.int64), weight), closing=closing, constant=closing / settings.amortization_years,
+        neighbours=_neighbours(inst, start, inst.k_site[order].astype(np.int64), weight),
+        closing=closing, constant=closing / settings.amortization_years,
     )
 
 

@@ -69,7 +69,8 @@ def limits(inst) -> np.ndarray:
 
 def no_further(new: np.ndarray, old: np.ndarray, limit: np.ndarray) -> bool:
     """Each kept, or broken no further than before."""
-    return bool(np.all((new <= limit + 1e-9 * np.maximum(1, abs(limit))) | (new <= old + 1e-9 * np.maximum(1, abs(old)))))
+    kept = new <= limit + 1e-9 * np.maximum(1, abs(limit))
+    return bool(np.all(kept | (new <= old + 1e-9 * np.maximum(1, abs(old)))))
 
 
 def allowed(inst, move: Solution, plan: Solution) -> bool:
