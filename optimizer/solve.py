@@ -335,8 +335,8 @@ def unsearched_message(gap: float) -> str:
     return (
         f"The general model is too large to build on this machine, so this plan was not searched for: it has "
         f"the offices of the nearest-office relaxation's plan or of the assignment Lagrangian's choices, "
-        f"staffed to the minimum, fitted to the desks and without the offices that cost more than they save, "
-        f"and no plan costs less than it by more than {gap:.2%}. "
+        f"staffed to the minimum, fitted to the desks, without the offices that cost more than they save and "
+        f"with offices moved while that lowered the cost, and no plan costs less than it by more than {gap:.2%}. "
         "For a searched plan, set min_staff to 0 and leave desks blank (people then go to the nearest "
         "office, which the engine solves at this scale), lower max_distance_km, or use fewer, larger areas."
     )
