@@ -79,6 +79,7 @@ class Entries(NamedTuple):
     rows: np.ndarray  # (2 + A, J + J * A) annual, one-off and each agency's costs on y then z
     limits: np.ndarray  # (2 + A,) their budgets, inf where none
     staff_cost: np.ndarray  # (A,)
+    staff_price: np.ndarray  # (A,) what a staff costs in the objective the moves lower (`priced`)
     minimum: np.ndarray  # (A,)
     integer: bool
     desks: np.ndarray  # (J,) inf where none
@@ -122,6 +123,7 @@ def entries(inst: Instance) -> Entries:
         rows=np.vstack([annual, one_off, per_agency]),
         limits=np.array([np.inf if b is None else b for b in limits], dtype=float),
         staff_cost=np.array([a.staff_cost for a in agencies]),
+        staff_price=np.array([a.staff_cost for a in agencies]),
         minimum=np.array([a.min_staff for a in agencies]),
         integer=bool(settings.staff_integer),
         desks=desk_counts(inst),
@@ -283,6 +285,7 @@ def _price(groups, e, st, s, delta_rows):
         e.start, e.pair, e.group, e.travel, e.weight, e.by_group, e.group_start)
     n1, n2, z, need, staff, totals = st.n1, st.n2, st.z, st.need, st.staff, st.totals
     limits, staff_cost, minimum, integer, desks = e.limits, e.staff_cost, e.minimum, e.integer, e.desks
+    staff_price = e.staff_price
     n_agencies = len(minimum)
     delta_rows[:] = 0.0
     delta, opened = _flip(groups, e, st, delta_rows)
@@ -324,7 +327,7 @@ def _price(groups, e, st, s, delta_rows):
         g = s.touched[t]
         a = g % n_agencies
         moved = _staff(need[g] + s.change[g], minimum[a], integer, z[g]) - staff[g]
-        delta += staff_cost[a] * moved
+        delta += staff_price[a] * moved
         delta_rows[0] += staff_cost[a] * moved
         delta_rows[2 + a] += staff_cost[a] * moved
         s.site_change[g // n_agencies] += moved
@@ -491,7 +494,13 @@ def improved(inst: Instance, e: Entries, plan: Solution, stop: Callable[[], bool
 def moved(inst: Instance, e: Entries, plan: Solution, stop: Callable[[], bool]) -> Solution | None:
     """The plan's offices after the moves that pay, rounds over every site until none does or
     `stop()` says so, with people at their nearest office and each office staffed to the minimum.
-    None where the plan's offices leave some pair without one."""
+    None where the plan's offices leave some pair without one.
+
+    Where the plan spends beyond a budget, the moves first lower the objective with that row's
+    spending priced at mu more (`priced`), mu rising through BUDGET_PRICES until the plan keeps
+    it: a plan made without the budget (or from choices that break it) is so brought within it
+    by the moves that cost least for what they save, and is not thrown away.
+    """
     n_agencies = inst.n_agencies
     z = plan.z.ravel().copy()
     y = plan.y.copy()
@@ -503,15 +512,37 @@ def moved(inst: Instance, e: Entries, plan: Solution, stop: Callable[[], bool]) 
     w = np.r_[y, z].astype(float)
     per_agency = staff.reshape(-1, n_agencies).sum(axis=0) * e.staff_cost
     st = _State(n1, n2, z, y, need, staff, totals=e.rows @ w + np.r_[per_agency.sum(), e.closing, per_agency],
-                offices=np.array([y.sum()], dtype=np.int64),
-                objective=np.array([e.cost @ w + e.constant + per_agency.sum() + e.travel[n1].sum()]))
+                offices=np.array([y.sum()], dtype=np.int64), objective=np.zeros(1))
     scratch = _scratch(len(z), inst.n_sites, len(e.start) - 1)
-    for round_ in range(_MOST_ROUNDS):
-        if not _round(np.random.default_rng(round_).permutation(inst.n_sites), e, st, scratch) or stop():
+    for mu in BUDGET_PRICES:
+        over = st.totals > e.limits + _TOL * np.maximum(1.0, np.abs(e.limits))
+        if not over.any() or stop():
             break
+        _search(inst, priced(e, np.where(over, mu, 0.0)), st, scratch, stop)
+    _search(inst, e, st, scratch, stop)
     x = np.zeros(len(inst.k_site))
     x[e.triple[n1]] = 1.0
     return Solution("feasible", "", y=y, z=z.reshape(-1, n_agencies), n=staff.reshape(-1, n_agencies), x=x)
+
+
+# The prices of a unit spent beyond a budget that the moves try in turn, each from where the
+# last left the plan, until it keeps the budget.
+BUDGET_PRICES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def priced(e: Entries, mu: np.ndarray) -> Entries:
+    """The entries with the spending of each row r (annual, one-off, agencies) costing mu_r more."""
+    return e._replace(cost=e.cost + mu @ e.rows, staff_price=e.staff_cost * (1.0 + mu[0] + mu[2:]))
+
+
+def _search(inst: Instance, e: Entries, st: _State, scratch: _Scratch, stop: Callable[[], bool]) -> None:
+    """Rounds of moves over every site, lowering `e`'s objective, until a round makes none or `stop()`."""
+    staff = st.staff.reshape(-1, inst.n_agencies).sum(axis=0)
+    w = np.r_[st.y, st.z].astype(float)
+    st.objective[0] = e.cost @ w + e.constant + staff @ e.staff_price + e.travel[st.n1].sum()
+    for round_ in range(_MOST_ROUNDS):
+        if not _round(np.random.default_rng(round_).permutation(inst.n_sites), e, st, scratch) or stop():
+            break
 
 
 def _first_two(e: Entries, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

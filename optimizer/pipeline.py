@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from models.assignment import cheapest_assignment
 from models.nearest_office import eligible
 
 from . import general_bound, office_moves
@@ -92,7 +95,7 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
     if settings.objective == "cost" and size_refusal(inst) and not plan_refusal(inst):
         return unsearched_plan(inst)
     started = time.perf_counter()
-    hinted, bound = general_hint(inst) if start is None and not size_refusal(inst) else (None, None)
+    hinted, bound, _ = general_hint(inst) if start is None and not size_refusal(inst) else Hint(None, None)
     seconds = time.perf_counter() - started
     # The hint, the completion, HiGHS and the assignment bound share the time limit.
     left = settings.time_limit_s - seconds - assignment_bound_seconds(settings)
@@ -113,23 +116,28 @@ def unsearched_plan(inst: Instance) -> Solution:
     rest of the time limit.  The plan is not searched for, and says so.
 
     20,000 generated areas x 2,000 sites with minimum staff and desks (7.9 million triples,
-    about 53 GB as a model) were refused before; this plan is proven within 3.0 % there in
-    120 s, and within 4.5-4.8 % with a binding budget.
+    about 53 GB as a model) were refused before; this plan is proven within 2.6 % there in
+    120 s, and within 3.7 % with a binding budget.
     """
     started = time.perf_counter()
     settings = inst.problem.settings
     if reason := unreachable_message(inst):
         return Solution("infeasible", reason, diagnosis=(reason,))
-    plan, relaxation = general_hint(inst, thin=True)
-    if plan is None:
+    deadline = started + settings.time_limit_s
+    cheapest = Cheapest(inst, None, deadline)
+    # The first plan is moved (and so brought within the budgets) while the relaxation is solved again.
+    hinted = general_hint(inst, thin=True, on_first=lambda first: cheapest.consider(lambda: first))
+    if hinted.start is not None:
+        cheapest.keep(hinted.start, cost_parts(inst, hinted.start)["objective"])
+    # The first plan keeps every rule but the budgets, which the bound drops too: a cost the bound aims at.
+    target = min(cheapest.objective, cost_parts(inst, hinted.first)["objective"] if hinted.first else math.inf)
+    found = general_bound.bound(inst, target, max(deadline - time.perf_counter(), 0.0),
+                                plans=cheapest) if math.isfinite(target) else -math.inf
+    best = cheapest.best(stopped_on_request())
+    if best is None:
         return Solution("error", f"{size_refusal(inst)} Nor did the nearest-office relaxation's plan, fitted to "
                         "the minimum staff, desks and budgets, give a plan.", seconds=time.perf_counter() - started)
-    deadline = started + settings.time_limit_s
-    cheapest = Cheapest(inst, replace(plan, objective=cost_parts(inst, plan)["objective"]), deadline)
-    cheapest.consider(lambda: plan)
-    found = general_bound.bound(inst, cheapest.plan.objective, max(deadline - time.perf_counter(), 0.0),
-                                plans=cheapest)
-    bounded = with_bound(cheapest.best(stopped_on_request()), max(relaxation, found), settings.mip_gap)
+    bounded = with_bound(best, max(hinted.bound, found), settings.mip_gap)
     return replace(bounded, message=unsearched_message(bounded.mip_gap), seconds=time.perf_counter() - started)
 
 
@@ -137,17 +145,19 @@ class Cheapest:
     """The cheapest plan that keeps every rule among the incumbent and the plans `consider`ed: the
     start, and those made from the assignment Lagrangian's choices of offices (`general_bound.bound`'s
     `plans`, each pair sent to the nearest office chosen), each improved by moving offices
-    (`office_moves`) and fitted to the desks.
+    (`office_moves`), fitted to the desks and given its offices' cheapest assignment (`reassigned`).
 
     The plans are made in a thread beside the Lagrangian's steps, so that the machine's second
     core makes them and the bound loses no time to them (20,000 generated areas: a step takes
     0.46 s either way, the moves 4.2 s beside the steps against 3.7 s alone; numba releases the
     GIL).  A plan offered while the last is still being made, or too late to be made in
-    `_MARGIN` times the last one's time, is let go.
+    `_MARGIN` times the last one's time, is let go.  The incumbent may come later (`keep`): the
+    unsearched path starts moving its first plan while it looks for one within the budgets.
     """
 
-    def __init__(self, inst: Instance, incumbent: Solution, deadline: float):
+    def __init__(self, inst: Instance, incumbent: Solution | None, deadline: float):
         self.inst, self.plan, self.deadline = inst, incumbent, deadline
+        self._lock = threading.Lock()
         self._entries: office_moves.Entries | None = None
         self._worker = ThreadPoolExecutor(max_workers=1)
         self._making: Future[None] | None = None
@@ -158,12 +168,25 @@ class Cheapest:
         idle = self._making is None or self._making.done()
         if idle and time.perf_counter() + _MARGIN * self._seconds < self.deadline:
             self._making = self._worker.submit(self._improve, made)
-        return self.plan.objective
+        return self.objective
+
+    @property
+    def objective(self) -> float:
+        """The best plan's cost, inf while there is none."""
+        plan = self.plan
+        return math.inf if plan is None else plan.objective
+
+    def keep(self, plan: Solution, cost: float) -> None:
+        """The plan, costing `cost`, where it is cheaper than the best so far (it must keep every rule)."""
+        with self._lock:
+            if cost < self.objective:
+                base = self.plan if self.plan is not None else plan
+                self.plan = replace(base, objective=cost, y=plan.y, z=plan.z, n=plan.n, x=plan.x)
 
     def __call__(self, choices: Callable[[], np.ndarray]) -> float:
         return self.consider(lambda: nearest_plan(self.inst, choices()))
 
-    def best(self, stop: bool = False) -> Solution:
+    def best(self, stop: bool = False) -> Solution | None:
         """The cheapest plan, once the plan being made is done (at once, without its moves, if `stop`)."""
         if stop:
             self.deadline = -math.inf
@@ -180,10 +203,18 @@ class Cheapest:
                 self._entries = office_moves.entries(self.inst)
             plan = office_moves.improved(self.inst, self._entries, plan, lambda: time.perf_counter() > self.deadline)
         if plan is not None:
+            plan = reassigned(self.inst, plan, self.deadline - time.perf_counter())
             cost = cost_parts(self.inst, plan)["objective"]
-            if cost < self.plan.objective and keeps_rules(self.inst, plan):
-                self.plan = replace(self.plan, objective=cost, y=plan.y, z=plan.z, n=plan.n, x=plan.x)
+            if cost < self.objective and keeps_rules(self.inst, plan):
+                self.keep(plan, cost)
         self._seconds = time.perf_counter() - started
+
+
+def reassigned(inst: Instance, plan: Solution, seconds: float) -> Solution:
+    """The plan with its offices' cheapest assignment and staff (`models.assignment`), where that
+    is found in `seconds`: people sent past their nearest office to fill one's minimum staff."""
+    found = cheapest_assignment(inst, plan.y, plan.z, seconds) if seconds > 0 else None
+    return plan if found is None else replace(plan, x=found[0], n=found[1])
 
 
 # A plan is started only where this many times the last one's making fits before the deadline
@@ -219,7 +250,15 @@ def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
     return with_bound(replace(best, bound=None), max(bounds, default=None), settings.mip_gap)
 
 
-def general_hint(inst: Instance, thin: bool = False) -> tuple[Solution | None, float | None]:
+class Hint(NamedTuple):
+    """`general_hint`'s start, which keeps the budgets, its bound, and its first plan, which may not."""
+
+    start: Solution | None
+    bound: float | None
+    first: Solution | None = None
+
+
+def general_hint(inst: Instance, thin: bool = False, on_first: Callable[[Solution], object] | None = None) -> Hint:
     """A plan for the general model and a lower bound on its optimum, from nearest-office problems.
 
     The bound is the relaxation's (`radius.relaxed`: no minimum staff, no desks).  Its plan,
@@ -233,25 +272,31 @@ def general_hint(inst: Instance, thin: bool = False) -> tuple[Solution | None, f
     Where the start breaks a budget, the relaxation is solved again with the budget lowered by
     the excess, at most HINT_ROUNDS times (2,000 generated areas with the annual budget 3 % below the
     unconstrained plan's: the first plan spends 35.9 M too much, and the general model alone
-    finds no plan in 120 s).
+    finds no plan in 120 s).  The first plan is kept too (`Hint.first`), and handed to `on_first`
+    as soon as it is made: moving offices brings it within the budgets at less cost than the
+    lowered relaxation does (20,000 generated areas with a budget: 1,084.0 M against 1,090.4 M).
     """
     if inst.problem.settings.objective != "cost":
-        return None, None
+        return Hint(None, None)
     loose = relaxed(inst.problem)
     first = hint(inst, loose)
     if first is None:
-        return None, None
+        return Hint(None, None)
+    fitted = None
     for round_ in range(HINT_ROUNDS + 1):
         nearest = first if round_ == 0 else hint(inst, loose)
         within = within_desks(inst, nearest) if nearest is not None else None
         if within is None:
             break
         start = thinned(inst, within) if thin else within
+        if fitted is None and on_first is not None:
+            on_first(start)
+        fitted = fitted or start
         if keeps_budgets(inst, start):
-            return start, first.bound
+            return Hint(start, first.bound, fitted)
         # Lowered by the excess before thinning, which converged too slowly (2,000 areas: 5 rounds).
         loose = _lowered(loose, *overspend(inst, within))
-    return None, first.bound
+    return Hint(None, first.bound, fitted)
 
 
 # Times the relaxation is solved again with lower budgets for a start that keeps them.

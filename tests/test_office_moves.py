@@ -13,7 +13,7 @@ from models.nearest_office import desk_counts, staff_serving
 from optimizer.instance import build_instance
 from optimizer.office_moves import entries, improved, moved
 from optimizer.plan import cost_parts
-from optimizer.rules import keeps_rules
+from optimizer.rules import keeps_budgets, keeps_rules
 from optimizer.solve import Solution
 from tests.test_general_bound import general_problem
 from tests.tiny import agency, area, problem, site
@@ -126,7 +126,8 @@ def test_where_the_search_stops_no_move_it_tries_pays(seed):
     again = nearest(inst, result.z)
     assert np.array_equal(result.x, again.x) and np.allclose(result.n, again.n)
     cost = cost_parts(inst, result)["objective"]
-    assert cost <= cost_parts(inst, start)["objective"] + _TOL
+    if keeps_budgets(inst, start):  # else the moves first bring it within them, at a cost
+        assert cost <= cost_parts(inst, start)["objective"] + _TOL
     assert no_further(rows(inst, result), rows(inst, start), limits(inst))
     assert no_further(result.n.sum(axis=1), start.n.sum(axis=1), desk_counts(inst))
     for z in tried(inst, result.z, e.neighbours):
@@ -178,6 +179,21 @@ def test_a_second_office_opens_where_the_travel_it_saves_pays_for_its_minimum_st
     assert plan.y.tolist() == [True, True]
     assert plan.n.ravel().tolist() == [2.0, 2.0]
     assert cost_parts(inst, plan)["objective"] == pytest.approx(2 * 500.0 + 4 * 100.0)
+
+
+def test_a_plan_beyond_its_budget_is_brought_within_it_by_the_move_that_costs_least_for_what_it_saves():
+    """Both towns with an office, against an annual budget of 900 (the two spend 1,100 a year).
+    Closing j saves 700 a year (rent 500, 2 staff) and costs 2,000 in travel; closing k (rent 400)
+    saves 600 for the same travel: j closes, and no further move pays."""
+    inst, _ = two_towns_from_one_office(budget_annual=900.0)
+    inst = replace(inst, problem=replace(inst.problem, sites=(
+        inst.problem.sites[0], replace(inst.problem.sites[1], annual_cost=400.0))))
+    both = Solution("feasible", "", y=np.array([True, True]), z=np.array([[True], [True]]))
+    plan = improved(inst, entries(inst), both, lambda: False)
+    assert plan.y.tolist() == [False, True]
+    assert cost_parts(inst, plan)["annual cost"] == pytest.approx(600.0)
+    assert cost_parts(inst, plan)["objective"] == pytest.approx(400.0 + 200.0 + 2000.0)
+    assert keeps_rules(inst, plan)
 
 
 def test_no_move_breaks_a_budget_the_plan_kept():

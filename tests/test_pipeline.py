@@ -63,7 +63,7 @@ def test_the_relaxation_bounds_the_general_model_and_its_start_keeps_the_budgets
     inst = build_instance(_with_minimum_staff_and_desks(seed))
     assert not eligible(inst)
     general = solve(inst)
-    start, bound = general_hint(inst)
+    start, bound, _ = general_hint(inst)
     if general.status == "infeasible":
         assert solve_instance(inst).status == "infeasible"
         return
@@ -107,7 +107,7 @@ def test_a_general_model_too_large_to_build_gets_the_unsearched_plan_with_its_ga
 def _start_of_seed_4():
     """The instance of seed 4 (optimum 1,756.1) and its thinned start (2,278.4), priced."""
     inst = build_instance(_with_minimum_staff_and_desks(4))
-    start, _ = general_hint(inst, thin=True)
+    start = general_hint(inst, thin=True).start
     return inst, replace(start, objective=cost_parts(inst, start)["objective"])
 
 
@@ -132,3 +132,14 @@ def test_no_plan_is_started_after_the_deadline():
     cheapest = Cheapest(inst, start, time.perf_counter() - 1.0)
     cheapest.consider(lambda: pytest.fail("a plan was made after the deadline"))
     assert cheapest.best() is start
+
+
+def test_without_an_incumbent_the_first_plan_that_keeps_every_rule_is_kept():
+    """The unsearched path moves its first plan before it has a start within the budgets."""
+    inst, start = _start_of_seed_4()
+    assert Cheapest(inst, None, time.perf_counter() + 60.0).best() is None
+    cheapest = Cheapest(inst, None, time.perf_counter() + 60.0)
+    cheapest.consider(lambda: start)
+    best = cheapest.best()
+    assert best.objective == pytest.approx(1756.1210526)  # the optimum, by moving offices
+    assert keeps_rules(inst, best)
