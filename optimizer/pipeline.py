@@ -116,8 +116,8 @@ def unsearched_plan(inst: Instance) -> Solution:
     rest of the time limit.  The plan is not searched for, and says so.
 
     20,000 generated areas x 2,000 sites with minimum staff and desks (7.9 million triples,
-    about 53 GB as a model) were refused before; this plan is proven within 2.6 % there in
-    120 s, and within 3.7 % with a binding budget.
+    about 53 GB as a model) were refused before; this plan is proven within 2.4 % there in
+    120 s, and within 3.4 % with a binding budget.
     """
     started = time.perf_counter()
     settings = inst.problem.settings
