@@ -41,6 +41,7 @@ from .solve import (
     size_refusal,
     solve,
     stopped_on_request,
+    too_large_to_search,
     unreachable_message,
     unsearched_message,
     with_bound,
@@ -92,7 +93,8 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
         solution = solve_nearest(inst, start)
         return solution if solution is not None else solve(inst, start)
     settings = inst.problem.settings
-    if settings.objective == "cost" and size_refusal(inst) and not plan_refusal(inst):
+    if settings.objective == "cost" and not plan_refusal(inst) and (
+            size_refusal(inst) or (start is None and too_large_to_search(inst))):
         return unsearched_plan(inst)
     started = time.perf_counter()
     hinted, bound, _ = general_hint(inst) if start is None and not size_refusal(inst) else Hint(None, None)
@@ -110,7 +112,8 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
 
 
 def unsearched_plan(inst: Instance) -> Solution:
-    """The general model's plan where the model is too large to build (`solve.size_refusal`): the
+    """The general model's plan where the model is too large to build (`solve.size_refusal`) or, from
+    no start, for HiGHS to search (`solve.too_large_to_search`): the
     start `general_hint` makes, or a cheaper plan from the assignment Lagrangian's choices
     (`Cheapest`), bounded by the better of the relaxation's bound and the Lagrangian's in the
     rest of the time limit.  The plan is not searched for, and says so.
@@ -138,7 +141,8 @@ def unsearched_plan(inst: Instance) -> Solution:
         return Solution("error", f"{size_refusal(inst)} Nor did the nearest-office relaxation's plan, fitted to "
                         "the minimum staff, desks and budgets, give a plan.", seconds=time.perf_counter() - started)
     bounded = with_bound(best, max(hinted.bound, found), settings.mip_gap)
-    return replace(bounded, message=unsearched_message(bounded.mip_gap), seconds=time.perf_counter() - started)
+    message = unsearched_message(bounded.mip_gap, built=size_refusal(inst) is None)
+    return replace(bounded, message=message, seconds=time.perf_counter() - started)
 
 
 class Cheapest:

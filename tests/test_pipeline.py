@@ -21,6 +21,7 @@ from optimizer.pipeline import Cheapest, general_hint, solve_instance, unsearche
 from optimizer.plan import cost_parts
 from optimizer.rules import keeps_rules, overspend
 from optimizer.solve import Start, solve
+from benchmarks.generate import national
 from tests.test_radius import random_problem
 from tests.tiny import assert_a_plan_within_desks
 
@@ -143,3 +144,19 @@ def test_without_an_incumbent_the_first_plan_that_keeps_every_rule_is_kept():
     best = cheapest.best()
     assert best.objective == pytest.approx(1756.1210526)  # the optimum, by moving offices
     assert keeps_rules(inst, best)
+
+
+def test_a_general_model_too_large_for_highss_search_gets_the_moves_plan_unless_a_start_is_given(monkeypatch):
+    """300 generated areas with minimum staff and desks, as if they had more assignments than HiGHS
+    can search: the plan is made without HiGHS, keeps every rule and says so; re-solved from a
+    start, HiGHS searches from it."""
+    inst = build_instance(national(300, 100).with_settings(time_limit_s=30.0))
+    monkeypatch.setattr(solve_module, "_NEARBY_TRIPLES", len(inst.k_area) - 1)
+    plan = solve_instance(inst)
+    assert plan.message.startswith("The general model is too large for HiGHS to search within the time limit")
+    assert keeps_rules(inst, plan)
+    assert plan.objective == pytest.approx(cost_parts(inst, plan)["objective"])
+    assert plan.bound <= plan.objective and f"by more than {plan.mip_gap:.2%}" in plan.message
+    again = solve_instance(inst, Start.of(inst, plan))
+    assert not again.message.startswith("The general model is too large")
+    assert again.objective <= plan.objective + 1e-6 * plan.objective
