@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.generate import national
 from models.nearest_office import eligible
 from optimizer import solve as solve_module
 from optimizer.instance import build_instance
@@ -21,7 +22,6 @@ from optimizer.pipeline import Cheapest, general_hint, solve_instance, unsearche
 from optimizer.plan import cost_parts
 from optimizer.rules import keeps_rules, overspend
 from optimizer.solve import Start, solve
-from benchmarks.generate import national
 from tests.test_radius import random_problem
 from tests.tiny import assert_a_plan_within_desks
 
