@@ -93,14 +93,22 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
         solution = solve_nearest(inst, start)
         return solution if solution is not None else solve(inst, start)
     settings = inst.problem.settings
-    if settings.objective == "cost" and not plan_refusal(inst) and (
-            size_refusal(inst) or (start is None and too_large_to_search(inst))):
+    if settings.objective == "cost" and size_refusal(inst) and not plan_refusal(inst):
         return unsearched_plan(inst)
+    if start is None and too_large_to_search(inst):
+        return searched_from_moves(inst)
+    return searched(inst, start, settings.time_limit_s)
+
+
+def searched(inst: Instance, start: Start | None, time_limit_s: float) -> Solution:
+    """The general model searched by HiGHS within `time_limit_s`, from `start` or else from the
+    relaxation's plan, with the assignment Lagrangian's bound and plans where HiGHS proves no gap."""
+    settings = inst.problem.settings
     started = time.perf_counter()
     hinted, bound, _ = general_hint(inst) if start is None and not size_refusal(inst) else Hint(None, None)
     seconds = time.perf_counter() - started
     # The hint, the completion, HiGHS and the assignment bound share the time limit.
-    left = settings.time_limit_s - seconds - assignment_bound_seconds(settings)
+    left = time_limit_s - seconds - assignment_bound_seconds(settings)
     if start is None and hinted is not None:
         solution = solve(inst, Start.of(inst, hinted), complete=True, time_limit_s=left)
     else:
@@ -109,6 +117,29 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
     started = time.perf_counter()
     solution = with_assignment_bound(inst, solution)
     return replace(solution, seconds=solution.seconds + seconds + time.perf_counter() - started)
+
+
+def searched_from_moves(inst: Instance) -> Solution:
+    """Where HiGHS would not finish the root LP (`solve.too_large_to_search`): the plan made as for a
+    model too large to build (`unsearched_plan`), and where that is not proven within the gap, HiGHS's
+    search from it in the time left; the cheaper plan, with the better bound.
+
+    On 2,000 generated areas the moves alone prove 0.46 % in 7.2 s (HiGHS had proven 0.83 % in
+    66.8 s), and with a binding budget 1.38 % in 7.8 s, which HiGHS's search then tries to better.
+    On the Finnish sample (159,701 assignments, which HiGHS searches whole) the moves alone prove
+    only 1.24 % where HiGHS proves 0.34 %: HiGHS keeps the time the moves leave.
+    """
+    settings = inst.problem.settings
+    moved = unsearched_plan(inst)
+    left = settings.time_limit_s - moved.seconds
+    if moved.status != "feasible" or left < 2 * assignment_bound_seconds(settings) or stopped_on_request():
+        return moved
+    found = searched(inst, Start.of(inst, moved), left)
+    seconds = moved.seconds + found.seconds
+    bound = max((b for b in (moved.bound, found.bound) if b is not None), default=None)
+    best = found if found.has_plan and found.objective < moved.objective else moved
+    kept = with_bound(replace(best, bound=None), bound, settings.mip_gap)
+    return replace(kept, seconds=seconds, build_seconds=found.build_seconds)
 
 
 def unsearched_plan(inst: Instance) -> Solution:
