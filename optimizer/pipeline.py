@@ -132,8 +132,11 @@ def searched_from_moves(inst: Instance) -> Solution:
     settings = inst.problem.settings
     moved = unsearched_plan(inst)
     left = settings.time_limit_s - moved.seconds
-    if moved.status != "feasible" or left < 2 * assignment_bound_seconds(settings) or stopped_on_request():
+    if moved.status in ("optimal", "infeasible") or left < 2 * assignment_bound_seconds(settings) or (
+            stopped_on_request()):
         return moved
+    if not moved.has_plan:  # the model can be built: HiGHS looks for a plan itself
+        return searched(inst, None, left)
     found = searched(inst, Start.of(inst, moved), left)
     seconds = moved.seconds + found.seconds
     bound = max((b for b in (moved.bound, found.bound) if b is not None), default=None)
@@ -169,8 +172,10 @@ def unsearched_plan(inst: Instance) -> Solution:
                                 plans=cheapest) if math.isfinite(target) else -math.inf
     best = cheapest.best(stopped_on_request())
     if best is None:
-        return Solution("error", f"{size_refusal(inst)} Nor did the nearest-office relaxation's plan, fitted to "
-                        "the minimum staff, desks and budgets, give a plan.", seconds=time.perf_counter() - started)
+        fitted = "the nearest-office relaxation's plan, fitted to the minimum staff, desks and budgets"
+        reason = size_refusal(inst)
+        message = f"{reason} Nor did {fitted}, give a plan." if reason else f"Neither {fitted}, nor any plan made from it, kept every rule."
+        return Solution("error", message, seconds=time.perf_counter() - started)
     bounded = with_bound(best, max(hinted.bound, found), settings.mip_gap)
     message = unsearched_message(bounded.mip_gap, built=size_refusal(inst) is None)
     return replace(bounded, message=message, seconds=time.perf_counter() - started)

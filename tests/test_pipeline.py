@@ -22,7 +22,7 @@ from optimizer.instance import build_instance
 from optimizer.pipeline import Cheapest, general_hint, solve_instance, unsearched_plan
 from optimizer.plan import cost_parts
 from optimizer.rules import keeps_rules, overspend
-from optimizer.solve import Start, solve
+from optimizer.solve import Solution, Start, solve
 from tests.test_radius import random_problem
 from tests.tiny import assert_a_plan_within_desks
 
@@ -167,3 +167,7 @@ def test_a_general_model_too_large_for_highss_search_is_searched_from_the_moves_
     proven = solve_instance(loose)  # the moves' plan is proven within 50 %: HiGHS does not search
     assert proven.message.startswith("The general model is too large for HiGHS to search within the time limit")
     assert proven.objective == pytest.approx(made[-1].objective)
+
+    monkeypatch.setattr(pipeline, "unsearched_plan", lambda inst: Solution("error", "no plan", seconds=0.0))
+    searched = solve_instance(inst)  # the moves found none: HiGHS looks for a plan itself
+    assert searched.has_plan and keeps_rules(inst, searched)
