@@ -25,7 +25,7 @@ import numpy as np
 from optimizer.instance import Instance
 
 from .highs import quiet_highs
-from .nearest_office import Rows, _one_row, _rows, desk_counts, rowwise
+from .nearest_office import Columns, Rows, _one_row, _rows, annual_coefficients, desk_counts, new_pair, rowwise
 
 _INF = highspy.kHighsInf
 
@@ -110,14 +110,10 @@ def agency_budget(inst: Instance, o: Offices) -> list[Rows]:
     return blocks
 
 
-def _pair_count(area: np.ndarray, agency: np.ndarray) -> int:
-    """Demand pairs among triples sorted by agency and area (as the instance's are)."""
-    return int(len(area) > 0) + int(np.count_nonzero((area[1:] != area[:-1]) | (agency[1:] != agency[:-1])))
-
-
 def _unserved(inst: Instance, o: Offices) -> bool:
     """Whether some demand pair has no open office."""
-    return _pair_count(inst.k_area[o.k], inst.k_agency[o.k]) < _pair_count(inst.k_area, inst.k_agency)
+    served = np.count_nonzero(new_pair(inst.k_area[o.k], inst.k_agency[o.k]))
+    return served < np.count_nonzero(new_pair(inst.k_area, inst.k_agency))
 
 
 # --- the LP ------------------------------------------------------------------------------
@@ -136,8 +132,7 @@ def cheapest_assignment(inst: Instance, y: np.ndarray, z: np.ndarray,
     o = offices(inst, z & y[:, None])
     if _unserved(inst, o):
         return None
-    fixed_annual = (sum(s.annual_cost for s, open_ in zip(problem.sites, y) if open_)
-                    + sum(a.presence_cost * int(z[:, i].sum()) for i, a in enumerate(problem.agencies)))
+    fixed_annual = float(annual_coefficients(inst, Columns(inst.n_sites, inst.n_agencies))[0] @ np.r_[y, z.ravel()])
     matrix = rowwise([demand_is_served(inst, o), staff_serve_visits(inst, o), site_desks(inst, o),
                       *annual_budget(inst, o, fixed_annual), *agency_budget(inst, o)])
     visits = inst.visits[inst.k_area[o.k], inst.k_agency[o.k]]

@@ -100,8 +100,7 @@ class Levels:
 
 def demand_levels(inst: Instance) -> Levels:
     """Group the instance's triples (sorted by agency, area, site) into pairs and distance levels."""
-    pair_change = np.ones(len(inst.k_area), dtype=bool)
-    pair_change[1:] = (inst.k_area[1:] != inst.k_area[:-1]) | (inst.k_agency[1:] != inst.k_agency[:-1])
+    pair_change = new_pair(inst.k_area, inst.k_agency)
     pair = np.cumsum(pair_change) - 1
     start = np.append(np.flatnonzero(pair_change), len(pair_change)).astype(np.int64)
     order = _by_distance(start, inst.k_km)
@@ -119,6 +118,13 @@ def demand_levels(inst: Instance) -> Levels:
         level_end=(position + 1)[last_of_level], area=inst.k_area[order][start[:-1]],
         agency=inst.k_agency[order][start[:-1]], km=km_sorted[new_level],
     )
+
+
+def new_pair(area: np.ndarray, agency: np.ndarray) -> np.ndarray:
+    """For triples sorted by agency and area (as an instance's are): where each demand pair's run begins."""
+    change = np.ones(len(area), dtype=bool)
+    change[1:] = (area[1:] != area[:-1]) | (agency[1:] != agency[:-1])
+    return change
 
 
 @numba.njit(cache=True, nogil=True)

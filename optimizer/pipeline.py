@@ -329,9 +329,10 @@ def general_hint(inst: Instance, thin: bool = False, on_first: Callable[[Solutio
         if within is None:
             break
         start = thinned(inst, within) if thin else within
-        if fitted is None and on_first is not None:
-            on_first(start)
-        fitted = fitted or start
+        if fitted is None:
+            fitted = start
+            if on_first is not None:
+                on_first(start)
         if keeps_budgets(inst, start):
             return Hint(start, first.bound, fitted)
         # Lowered by the excess before thinning, which converged too slowly (2,000 areas: 5 rounds).

@@ -384,8 +384,7 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_lim
     s = inst.problem.settings
     started = time.perf_counter()
     time_limit_s = max(time_limit_s, min(_LEAST_SECONDS, s.time_limit_s))
-    nearby = (mip_start and s.objective == "cost" and len(inst.k_area) > _NEARBY_TRIPLES
-              and _site_positions(inst) is not None)
+    nearby = mip_start and too_large_to_search(inst)
     whole_s = (_WHOLE_SHARE if nearby else 1.0) * time_limit_s
     outcome = run_highs(m, whole_s, s.mip_gap, mip_start)
     if nearby and outcome.status == "feasible" and not stopped_on_request():
