@@ -168,8 +168,8 @@ def unsearched_plan(inst: Instance) -> Solution:
         cheapest.keep(hinted.start, cost_parts(inst, hinted.start)["objective"])
     # The first plan keeps every rule but the budgets, which the bound drops too: a cost the bound aims at.
     target = min(cheapest.objective, cost_parts(inst, hinted.first)["objective"] if hinted.first else math.inf)
-    found = general_bound.bound(inst, target, max(deadline - time.perf_counter(), 0.0),
-                                plans=cheapest) if math.isfinite(target) else -math.inf
+    found = general_bound.bound(inst, target, max(deadline - time.perf_counter(), 0.0), plans=cheapest,
+                                start=hinted.first or cheapest.plan) if math.isfinite(target) else -math.inf
     best = cheapest.best(stopped_on_request())
     if best is None:
         fitted = "the nearest-office relaxation's plan, fitted to the minimum staff, desks and budgets"
@@ -284,7 +284,7 @@ def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
     seconds = assignment_bound_seconds(settings)
     cheapest = Cheapest(inst, solution, time.perf_counter() + seconds)
     cheapest.consider(lambda: solution)
-    found = general_bound.bound(inst, solution.objective, seconds, plans=cheapest)
+    found = general_bound.bound(inst, solution.objective, seconds, plans=cheapest, start=solution)
     bounds = [b for b in (solution.bound, found) if b is not None and math.isfinite(b)]
     best = cheapest.best(stopped_on_request())
     return with_bound(replace(best, bound=None), max(bounds, default=None), settings.mip_gap)
