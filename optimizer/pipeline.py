@@ -94,9 +94,9 @@ def solve_instance(inst: Instance, start: Start | None = None) -> Solution:
         return solution if solution is not None else solve(inst, start)
     settings = inst.problem.settings
     if settings.objective == "cost" and size_refusal(inst) and not plan_refusal(inst):
-        return unsearched_plan(inst)
-    if start is None and too_large_to_search(inst):
-        return searched_from_moves(inst)
+        return unsearched_plan(inst, start)
+    if too_large_to_search(inst):
+        return searched_from_moves(inst, start)
     return searched(inst, start, settings.time_limit_s)
 
 
@@ -119,10 +119,10 @@ def searched(inst: Instance, start: Start | None, time_limit_s: float) -> Soluti
     return replace(solution, seconds=solution.seconds + seconds + time.perf_counter() - started)
 
 
-def searched_from_moves(inst: Instance) -> Solution:
+def searched_from_moves(inst: Instance, start: Start | None = None) -> Solution:
     """Where HiGHS would not finish the root LP (`solve.too_large_to_search`): the plan made as for a
-    model too large to build (`unsearched_plan`), and where that is not proven within the gap, HiGHS's
-    search from it in the time left; the cheaper plan, with the better bound.
+    model too large to build (`unsearched_plan`, from `start` if given), and where that is not proven
+    within the gap, HiGHS's search from it in the time left; the cheaper plan, with the better bound.
 
     On 2,000 generated areas the moves alone prove 0.46 % in 7.2 s (HiGHS had proven 0.83 % in
     66.8 s), and with a binding budget 1.38 % in 7.8 s, which HiGHS's search then tries to better.
@@ -130,13 +130,13 @@ def searched_from_moves(inst: Instance) -> Solution:
     only 1.24 % where HiGHS proves 0.34 %: HiGHS keeps the time the moves leave.
     """
     settings = inst.problem.settings
-    moved = unsearched_plan(inst)
+    moved = unsearched_plan(inst, start)
     left = settings.time_limit_s - moved.seconds
     if moved.status in ("optimal", "infeasible") or left < 2 * assignment_bound_seconds(settings) or (
             stopped_on_request()):
         return moved
     if not moved.has_plan:  # the model can be built: HiGHS looks for a plan itself
-        return searched(inst, None, left)
+        return searched(inst, start, left)
     found = searched(inst, Start.of(inst, moved), left)
     seconds = moved.seconds + found.seconds
     bound = max((b for b in (moved.bound, found.bound) if b is not None), default=None)
@@ -145,16 +145,19 @@ def searched_from_moves(inst: Instance) -> Solution:
     return replace(kept, seconds=seconds, build_seconds=found.build_seconds)
 
 
-def unsearched_plan(inst: Instance) -> Solution:
-    """The general model's plan where the model is too large to build (`solve.size_refusal`) or, from
-    no start, for HiGHS to search (`solve.too_large_to_search`): the
-    start `general_hint` makes, or a cheaper plan from the assignment Lagrangian's choices
-    (`Cheapest`), bounded by the better of the relaxation's bound and the Lagrangian's in the
-    rest of the time limit.  The plan is not searched for, and says so.
+def unsearched_plan(inst: Instance, start: Start | None = None) -> Solution:
+    """The general model's plan where the model is too large to build (`solve.size_refusal`) or
+    for HiGHS to search (`solve.too_large_to_search`): the start `general_hint` makes, or the
+    offices of `start` (an earlier plan, `from_start`) in its place, or a cheaper plan from the
+    assignment Lagrangian's choices (`Cheapest`), bounded by the better of the relaxation's
+    bound and the Lagrangian's in the rest of the time limit.  The plan is not searched for,
+    and says so.  Where an earlier plan's offices lead to no plan that keeps the rules, the
+    plan is made afresh, in a second time limit (300 generated areas with the annual budget cut
+    by 5 %: neither way finds one).
 
     20,000 generated areas x 2,000 sites with minimum staff and desks (7.9 million triples,
-    about 53 GB as a model) were refused before; this plan is proven within 2.4 % there in
-    120 s, and within 3.4 % with a binding budget.
+    about 53 GB as a model) were refused before; this plan is proven within 2.0 % there in
+    120 s, and within 3.0 % with a binding budget.
     """
     started = time.perf_counter()
     settings = inst.problem.settings
@@ -162,8 +165,12 @@ def unsearched_plan(inst: Instance) -> Solution:
         return Solution("infeasible", reason, diagnosis=(reason,))
     deadline = started + settings.time_limit_s
     cheapest = Cheapest(inst, None, deadline)
-    # The first plan is moved (and so brought within the budgets) while the relaxation is solved again.
-    hinted = general_hint(inst, thin=True, on_first=lambda first: cheapest.consider(lambda: first))
+    begun = from_start(inst, start) if start is not None else None
+    if begun is not None:  # moved, and so brought within the budgets, while the steps begin from it
+        cheapest.consider(lambda: begun)
+        hinted = Hint(None, None, begun)
+    else:  # the first plan is moved while the relaxation is solved again
+        hinted = general_hint(inst, thin=True, on_first=lambda first: cheapest.consider(lambda: first))
     if hinted.start is not None:
         cheapest.keep(hinted.start, cost_parts(inst, hinted.start)["objective"])
     # The first plan keeps every rule but the budgets, which the bound drops too: a cost the bound aims at.
@@ -171,14 +178,27 @@ def unsearched_plan(inst: Instance) -> Solution:
     found = general_bound.bound(inst, target, max(deadline - time.perf_counter(), 0.0), plans=cheapest,
                                 start=hinted.first or cheapest.plan) if math.isfinite(target) else -math.inf
     best = cheapest.best(stopped_on_request())
+    if best is None and begun is not None and not stopped_on_request():
+        return unsearched_plan(inst)
     if best is None:
         fitted = "the nearest-office relaxation's plan, fitted to the minimum staff, desks and budgets"
         reason = size_refusal(inst)
         message = f"{reason} Nor did {fitted}, give a plan." if reason else f"Neither {fitted}, nor any plan made from it, kept every rule."
         return Solution("error", message, seconds=time.perf_counter() - started)
-    bounded = with_bound(best, max(hinted.bound, found), settings.mip_gap)
-    message = unsearched_message(bounded.mip_gap, built=size_refusal(inst) is None)
+    bounded = with_bound(best, max(found, -math.inf if hinted.bound is None else hinted.bound), settings.mip_gap)
+    message = unsearched_message(bounded.mip_gap, built=size_refusal(inst) is None, previous=begun is not None)
     return replace(bounded, message=message, seconds=time.perf_counter() - started)
+
+
+def from_start(inst: Instance, start: Start) -> Solution | None:
+    """An earlier plan's offices as a plan of this instance: each pair at its nearest office (an
+    office opened where a pair has none within its limit), staffed and fitted to the desks; None
+    where the plan belongs to other sites or agencies, or cannot be fitted.  Its budgets are left
+    to the moves, so that a re-solve after a budget cut begins from the plan it cuts."""
+    if start.z.shape != (inst.n_sites, inst.n_agencies):
+        return None
+    nearest = nearest_plan(inst, start.z & start.y[:, None])
+    return within_desks(inst, nearest) if nearest is not None else None
 
 
 class Cheapest:
@@ -188,8 +208,8 @@ class Cheapest:
     (`office_moves`), fitted to the desks and given its offices' cheapest assignment (`reassigned`).
 
     The plans are made in a thread beside the Lagrangian's steps, so that the machine's second
-    core makes them and the bound loses no time to them (20,000 generated areas: a step takes
-    0.46 s either way, the moves 4.2 s beside the steps against 3.7 s alone; numba releases the
+    core makes them and the bound loses no time to them (20,000 generated areas: a step took
+    0.46 s either way in NumPy, the moves 4.2 s beside the steps against 3.7 s alone; numba releases the
     GIL).  A plan offered while the last is still being made, or too late to be made in
     `_MARGIN` times the last one's time, is let go.  The incumbent may come later (`keep`): the
     unsearched path starts moving its first plan while it looks for one within the budgets.

@@ -340,13 +340,15 @@ def too_large_to_search(inst: Instance) -> bool:
     return s.objective == "cost" and len(inst.k_area) > _NEARBY_TRIPLES and _site_positions(inst) is not None
 
 
-def unsearched_message(gap: float, built: bool = False) -> str:
-    """What the plan of `pipeline.unsearched_plan` is; `built`: the model would fit in memory."""
+def unsearched_message(gap: float, built: bool = False, previous: bool = False) -> str:
+    """What the plan of `pipeline.unsearched_plan` is; `built`: the model would fit in memory;
+    `previous`: it began from the previous plan's offices."""
     why = ("too large for HiGHS to search within the time limit (it would not finish the root LP)" if built
            else "too large to build on this machine")
+    began = "the previous plan" if previous else "the nearest-office relaxation's plan"
     return (
         f"The general model is {why}, so this plan was not searched for by HiGHS: it has "
-        f"the offices of the nearest-office relaxation's plan or of the assignment Lagrangian's choices, "
+        f"the offices of {began} or of the assignment Lagrangian's choices, "
         f"staffed to the minimum, fitted to the desks, without the offices that cost more than they save and "
         f"with offices moved while that lowered the cost, people sent to the offices where serving them "
         f"costs least, and no plan costs less than it by more than {gap:.2%}. "

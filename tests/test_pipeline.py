@@ -154,7 +154,8 @@ def test_a_general_model_too_large_for_highss_search_is_searched_from_the_moves_
     inst = build_instance(national(300, 100).with_settings(time_limit_s=30.0))
     monkeypatch.setattr(solve_module, "_NEARBY_TRIPLES", len(inst.k_area) - 1)
     made = []
-    monkeypatch.setattr(pipeline, "unsearched_plan", lambda inst: made.append(unsearched_plan(inst)) or made[-1])
+    monkeypatch.setattr(pipeline, "unsearched_plan",
+                        lambda inst, start=None: made.append(unsearched_plan(inst, start)) or made[-1])
     plan = solve_instance(inst)
     moved = made[-1]
     assert moved.status == "feasible" and moved.mip_gap > inst.problem.settings.mip_gap
@@ -168,6 +169,37 @@ def test_a_general_model_too_large_for_highss_search_is_searched_from_the_moves_
     assert proven.message.startswith("The general model is too large for HiGHS to search within the time limit")
     assert proven.objective == pytest.approx(made[-1].objective)
 
-    monkeypatch.setattr(pipeline, "unsearched_plan", lambda inst: Solution("error", "no plan", seconds=0.0))
+    monkeypatch.setattr(pipeline, "unsearched_plan", lambda inst, start=None: Solution("error", "no plan", seconds=0.0))
     searched = solve_instance(inst)  # the moves found none: HiGHS looks for a plan itself
     assert searched.has_plan and keeps_rules(inst, searched)
+
+
+def test_a_re_solve_too_large_for_highss_search_begins_with_the_previous_plans_offices(monkeypatch):
+    """The same 300 areas, re-solved from their plan after the annual budget is cut by 2 %: the
+    moves begin from the previous plan's offices (no nearest-office relaxation is solved), bring
+    them within the new budget, and the plan keeps every rule."""
+    inst = build_instance(national(300, 100).with_settings(time_limit_s=30.0))
+    monkeypatch.setattr(solve_module, "_NEARBY_TRIPLES", len(inst.k_area) - 1)
+    previous = solve_instance(inst)
+    annual = cost_parts(inst, previous)["annual cost"]
+    cut = replace(inst, problem=inst.problem.with_settings(budget_annual=0.98 * annual, mip_gap=0.5))
+    assert not keeps_rules(cut, previous)
+    monkeypatch.setattr(pipeline, "general_hint", lambda *args, **kwargs: pytest.fail("the relaxation was solved"))
+    plan = solve_instance(cut, Start.of(inst, previous))
+    assert plan.message.startswith("The general model is too large for HiGHS to search")
+    assert "the offices of the previous plan" in plan.message
+    assert keeps_rules(cut, plan) and plan.objective == pytest.approx(cost_parts(cut, plan)["objective"])
+    assert cost_parts(cut, plan)["annual cost"] <= 0.98 * annual * (1 + 1e-9)
+    assert plan.bound <= plan.objective and plan.mip_gap <= 0.5
+
+
+def test_an_earlier_plans_offices_become_a_plan_of_the_instance_that_serves_every_pair():
+    inst = build_instance(national(300, 100))
+    previous = solve_instance(inst)
+    begun = pipeline.from_start(inst, Start.of(inst, previous))
+    assert np.array_equal(begun.z, previous.z & previous.y[:, None])
+    pair = inst.k_agency.astype(np.int64) * inst.n_areas + inst.k_area
+    assert np.allclose(np.bincount(np.unique(pair, return_inverse=True)[1], begun.x), 1.0)
+    assert cost_parts(inst, begun)["objective"] >= previous.objective - 1e-6 * previous.objective
+    other = build_instance(national(300, 120))
+    assert pipeline.from_start(other, Start.of(inst, previous)) is None  # other sites
