@@ -301,6 +301,8 @@ def with_assignment_bound(inst: Instance, solution: Solution) -> Solution:
     settings = inst.problem.settings
     if solution.status != "feasible" or solution.objective is None or settings.objective != "cost":
         return solution
+    if stopped_on_request():  # the planner asked for the best plan so far, not for more work on it
+        return solution
     seconds = assignment_bound_seconds(settings)
     cheapest = Cheapest(inst, solution, time.perf_counter() + seconds)
     cheapest.consider(lambda: solution)
