@@ -140,8 +140,8 @@ def _office_values(lam, pair, travel, weight, staff_weight, office_start, fixed,
     in, best per staff first, to fill the rest of it.  With `serving` given (one flag per
     office), only those offices are visited and the shares they serve are added to `served`.
 
-    One compiled pass, office by office: the NumPy passes it replaced took 0.24 s a step at
-    20,000 generated areas (7.9 million triples), most of it in sorting the candidates.
+    One compiled pass, office by office: 0.07 to 0.09 s a step at 20,000 generated areas (7.9
+    million triples), where the NumPy passes it replaced took 0.24 to 0.46 s.
     """
     n_offices = len(fixed)
     per_office = np.zeros(n_offices)
@@ -184,7 +184,8 @@ def _filled(candidate, depth, room, lam, pair, travel, weight, marking, served):
     """What the candidates that fill an office's room add, best per staff (most negative depth)
     first.  Only the few best fill it (20,000 generated areas: 5 million candidates for rooms of
     one staff or so), so whole bins of depth are taken until the one that fills the room in part,
-    and only that bin is sorted: sorting every candidate took two thirds of a step."""
+    and only that bin is sorted: sorting every candidate made a step at the first prices take
+    0.38 s instead of 0.09 s."""
     per_bin = np.zeros(_BINS)
     bin_of = np.minimum((-depth * _BINS).astype(np.int64), _BINS - 1)  # deeper, higher
     for q in range(len(candidate)):
