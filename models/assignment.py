@@ -71,8 +71,8 @@ def _staff_cost(inst: Instance, o: Offices) -> np.ndarray:
 
 def demand_is_served(inst: Instance, o: Offices) -> Rows:
     """sum_j x[i, j, a] = 1 for every demand pair (i, a)."""
-    _, pair = np.unique(inst.k_area[o.k].astype(np.int64) * o.n_agencies + inst.k_agency[o.k], return_inverse=True)
-    n_pairs = int(pair.max()) + 1 if len(pair) else 0
+    pair = np.cumsum(new_pair(inst.k_area[o.k], inst.k_agency[o.k])) - 1
+    n_pairs = int(pair[-1]) + 1 if len(pair) else 0
     return _rows(pair, np.arange(o.n_x), np.ones(o.n_x), np.ones(n_pairs), np.ones(n_pairs))
 
 

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from models.nearest_office import Columns, decision_costs, desk_counts, one_off_coefficients
+from models.nearest_office import Columns, decision_costs, desk_counts, new_pair, one_off_coefficients
 
 from .instance import Instance
 from .solve import Solution
@@ -238,8 +238,7 @@ def nearest_plan(inst: Instance, z: np.ndarray) -> Solution | None:
 def _runs(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
     """Each demand pair's triples are one run (triples are sorted by agency, area, site): the runs'
     first triples, and each triple's run."""
-    pair = inst.k_agency.astype(np.int64) * inst.n_areas + inst.k_area
-    new = np.r_[True, pair[1:] != pair[:-1]]
+    new = new_pair(inst.k_area, inst.k_agency)
     return np.flatnonzero(new), np.cumsum(new) - 1
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from models.nearest_office import Columns, annual_coefficients, one_off_coefficients
+from models.nearest_office import Columns, annual_coefficients, new_pair, one_off_coefficients
 
 from .instance import Instance
 from .solve import Solution, current_watcher
@@ -75,7 +75,7 @@ def prices(inst: Instance) -> Prices:
     group = group[order]
     area, agency, km = inst.k_area[order], inst.k_agency[order], inst.k_km[order]
     visits = inst.visits[area, agency]
-    _, pair = np.unique(area.astype(np.int64) * n_agencies + agency, return_inverse=True)
+    pair = (np.cumsum(new_pair(inst.k_area, inst.k_agency)) - 1)[order]
     per_staff = np.array([1.0 / a.visits_per_staff for a in agencies])
     staff_cost = np.tile([a.staff_cost for a in agencies], inst.n_sites)
     weight = visits * per_staff[agency]
