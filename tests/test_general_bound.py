@@ -17,7 +17,7 @@ from optimizer.instance import build_instance
 from optimizer.pipeline import with_assignment_bound
 from optimizer.plan import cost_parts
 from optimizer.rules import keeps_rules
-from optimizer.solve import Solution, run_highs, solve
+from optimizer.solve import Solution, run_highs, solve, watched_by
 from tests.test_radius import random_problem
 
 SEEDS = range(30)
@@ -164,3 +164,43 @@ def test_filling_the_minimum_from_bins_gives_what_sorting_every_candidate_gives(
         lam = first_prices(p) * rng.uniform(1.0, spread, p.n_pairs)
         per_office = general_bound._choices(p, lam).per_group
         assert per_office == pytest.approx(offices_sorting_every_candidate(p, lam), rel=1e-12, abs=1e-6)
+
+
+def test_a_plans_prices_add_up_to_its_cost_where_every_open_office_serves_someone():
+    """sum(lambda) + constant is the plan's objective: each pair pays its travel and its share of
+    its office's and site's costs, so the steps begin where the plan is.  An office or site that
+    serves nobody (a site forced open) has no pair to pay for it."""
+    equal = 0
+    for seed in SEEDS:
+        inst = build_instance(general_problem(seed))
+        plan = solve(inst)
+        if not plan.has_plan:
+            continue
+        p = prices(inst)
+        lam = general_bound.plan_prices(p, plan)
+        cost = cost_parts(inst, plan)["objective"]
+        serving = np.zeros(plan.z.shape, dtype=bool)
+        serving[inst.k_site[plan.x > 0], inst.k_agency[plan.x > 0]] = True
+        if np.array_equal(serving, plan.z & plan.y[:, None]) and np.array_equal(serving.any(axis=1), plan.y):
+            equal += 1
+            assert lam.sum() + p.constant == pytest.approx(cost, rel=1e-9)
+        else:
+            assert lam.sum() + p.constant <= cost + 1e-9 * abs(cost)
+    assert equal >= 10
+
+
+class _Stopped:
+    def progress(self, incumbent, bound):
+        pass
+
+    def should_stop(self):
+        return True
+
+
+def test_a_plan_the_planner_stopped_is_returned_as_it_is(monkeypatch):
+    """Once the planner has asked to stop, neither the Lagrangian nor the moves run on the plan."""
+    monkeypatch.setattr(pipeline.general_bound, "bound", lambda *args, **kwargs: pytest.fail("bound was computed"))
+    inst = build_instance(general_problem(0))
+    stopped = Solution("feasible", "stopped", objective=10.0, bound=1.0, mip_gap=0.9)
+    with watched_by(_Stopped()):
+        assert with_assignment_bound(inst, stopped) is stopped
