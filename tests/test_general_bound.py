@@ -204,3 +204,33 @@ def test_a_plan_the_planner_stopped_is_returned_as_it_is(monkeypatch):
     stopped = Solution("feasible", "stopped", objective=10.0, bound=1.0, mip_gap=0.9)
     with watched_by(_Stopped()):
         assert with_assignment_bound(inst, stopped) is stopped
+
+
+def test_the_sign_steps_raise_the_bound_and_return_the_prices_where_it_was_found():
+    """Each price moves by its own length in its subgradient's direction; L is a bound at any
+    prices, so the best of them is kept, with the prices that give it."""
+    raised = 0
+    for seed in SEEDS:
+        p = prices(build_instance(general_problem(seed)))
+        start = first_prices(p)
+        lam, best = general_bound.sign_steps(p, start, seconds=5.0, steps=200)
+        assert value(p, lam).bound == best
+        assert best >= value(p, start).bound
+        raised += best > value(p, start).bound + 1e-9 * abs(best)
+    assert raised >= 20
+
+
+def test_the_sign_steps_end_when_the_watcher_asks():
+    p = prices(build_instance(general_problem(0)))
+    start = first_prices(p)
+    heard = []
+    lam, best = general_bound.sign_steps(p, start, seconds=5.0, steps=200, stop=lambda b: heard.append(b) or True)
+    assert lam is start and heard == [best] and best == value(p, start).bound
+
+
+def test_the_bound_stops_in_its_sign_steps_when_the_planner_asks():
+    """The app's Stop is heard from the first step, not only once Polyak's steps begin."""
+    inst = build_instance(general_problem(0))
+    with watched_by(_Stopped()):
+        found = bound(inst, 1e9, seconds=30.0)
+    assert found == value(prices(inst), first_prices(prices(inst))).bound
