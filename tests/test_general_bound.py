@@ -234,3 +234,15 @@ def test_the_bound_stops_in_its_sign_steps_when_the_planner_asks():
     with watched_by(_Stopped()):
         found = bound(inst, 1e9, seconds=30.0)
     assert found == value(prices(inst), first_prices(prices(inst))).bound
+
+
+def test_the_sign_steps_end_once_a_window_of_them_raises_the_bound_by_less_than_the_level():
+    """They creep on where Polyak's steps would do better: a re-solve must not wait for them."""
+    p = prices(build_instance(general_problem(1)))
+    heard = []
+    general_bound.sign_steps(p, first_prices(p), seconds=60.0, steps=100_000, stop=lambda b: heard.append(b) or False)
+    window = general_bound.SIGN_WINDOW
+    assert window < len(heard) < 100_000
+    assert heard[-1] - heard[-1 - window] < general_bound.SIGN_LEVEL * abs(heard[-1])
+    assert all(later - earlier >= general_bound.SIGN_LEVEL * abs(later)
+               for earlier, later in zip(heard[:-1 - window], heard[window:-1]))
