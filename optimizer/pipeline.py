@@ -157,7 +157,7 @@ def unsearched_plan(inst: Instance, start: Start | None = None) -> Solution:
 
     20,000 generated areas x 2,000 sites with minimum staff and desks (7.9 million triples,
     about 53 GB as a model) were refused before; this plan is proven within 1.4 % there in
-    120 s, and within 2.1 % with a binding budget.
+    120 s, and within 1.5 to 2.1 % with a binding budget.
     """
     started = time.perf_counter()
     settings = inst.problem.settings
