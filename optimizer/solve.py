@@ -392,7 +392,10 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_lim
     time_limit_s = max(time_limit_s, min(_LEAST_SECONDS, s.time_limit_s))
     nearby = mip_start and too_large_to_search(inst)
     whole_s = (_WHOLE_SHARE if nearby else 1.0) * time_limit_s
-    outcome = run_highs(m, whole_s, s.mip_gap, mip_start)
+    if stopped_on_request():  # asked while the start was completed: no search begins
+        outcome = _loaded(m) if mip_start else _Outcome("error", None, None, None, 0.0)
+    else:
+        outcome = run_highs(m, whole_s, s.mip_gap, mip_start)
     if nearby and outcome.status == "feasible" and not stopped_on_request():
         # What a run takes beyond HiGHS's own limit: Pyomo loading the model, and reading it back.
         overhead = max(outcome.seconds - whole_s, 0.0)
@@ -414,6 +417,16 @@ def _solve_model(m: pyo.ConcreteModel, inst: Instance, mip_start: bool, time_lim
         nearest_offices(m, s.time_limit_s, s.mip_gap)
     message = optimal_message(outcome.gap) if outcome.status == "optimal" else stopped_message(outcome.gap)
     return extract(m, inst, outcome, message)
+
+
+def _loaded(m: pyo.ConcreteModel) -> _Outcome:
+    """The plan loaded in the model (a completed start) as a search's outcome, without a bound.
+
+    A Stop heard while the start was completed must not wait for the search: HiGHS hears no
+    Stop inside its root LP (the Finnish sample: 9 s more, then the plan).
+    """
+    objective = next(m.component_objects(pyo.Objective, active=True))
+    return _Outcome("feasible", pyo.value(objective), None, None, 0.0)
 
 
 # Where a start is given, positions are known and the model has more than _NEARBY_TRIPLES

@@ -22,6 +22,7 @@ from tiny import agency, area, problem, site
 
 from optimizer.instance import build_instance
 from optimizer.orlib import pmed_tables, read_pmed
+from optimizer.plan import cost_parts
 from optimizer.solve import Start, price_today, solve
 from optimizer.workbook import read_problem, write_input_workbook
 
@@ -302,3 +303,46 @@ def pyo_value(expr) -> float:
     import pyomo.environ as pyo
 
     return float(pyo.value(expr))
+
+
+class _StopsAfterCompletion:
+    """A planner who presses Stop while HiGHS completes the start."""
+
+    def __init__(self):
+        self.pressed = False
+
+    def progress(self, incumbent, bound):
+        pass
+
+    def should_stop(self):
+        return self.pressed
+
+
+def test_a_stop_while_the_start_is_completed_gives_the_completed_start_without_a_search(monkeypatch):
+    """HiGHS hears no Stop inside its root LP, so no search may begin once the planner has asked."""
+    from optimizer import solve as solve_module
+    from optimizer.solve import watched_by
+
+    p = network(s2_desks=2.0, travel_cost_per_km=0.01)  # priced travel: no nearest-office stage after
+    inst = build_instance(p)
+    start = Start(np.array([0.0, 1.0, 1.0]), np.array([[0.0], [1.0], [1.0]]), np.array([[0.0], [3.5], [0.0]]),
+                  {k: float(k[1] == 1) for k in inst.triples()})
+    planner = _StopsAfterCompletion()
+    runs = []
+    run_highs = solve_module.run_highs
+
+    def counted(*args, **kwargs):
+        runs.append(args)
+        outcome = run_highs(*args, **kwargs)
+        planner.pressed = True
+        return outcome
+
+    monkeypatch.setattr(solve_module, "run_highs", counted)
+    with watched_by(planner):
+        solution = solve(inst, start, complete=True)
+    assert len(runs) == 1  # the completion's, and no search after it
+    assert solution.status == "feasible" and solution.bound is None
+    assert operating(p, solution) == {"s2", "c3"}  # the start's sites
+    assert solution.n[1, 0] <= 2.0 + 1e-9 and solution.n[1, 0] + solution.n[2, 0] == pytest.approx(3.5)
+    assert solution.objective == pytest.approx(cost_parts(inst, solution)["objective"])
+    assert solution.message == "You stopped the search; this is the best plan found (gap unknown)."
