@@ -55,6 +55,10 @@ class Prices:
     constant: float  # the closing costs of every existing site, amortised: y = 0 everywhere
     force: np.ndarray  # (J,) 1 open, -1 closed, 0 free
 
+    @property
+    def n_agencies(self) -> int:
+        return len(self.fixed) // len(self.site)
+
 
 def prices(inst: Instance) -> Prices:
     """The relaxation's coefficients, in the objective's units (annual + one-off / L + travel).
@@ -111,15 +115,14 @@ class _Choices:
     @property
     def serving(self) -> np.ndarray:
         """z[j, a], flat."""
-        return (self.per_group < 0) & np.repeat(self.open_, len(self.per_group) // len(self.open_))
+        return ((self.per_group < 0).reshape(len(self.open_), -1) & self.open_[:, None]).ravel()
 
 
 def _choices(p: Prices, lam: np.ndarray) -> _Choices:
     """What each office would add if present (`_offices`), and the sites that open with the
     offices that pay."""
     per_group = _offices(p, lam, np.zeros(0, dtype=np.bool_), np.zeros(0))
-    n_agencies = len(per_group) // len(p.site)
-    per_site = p.site + np.minimum(per_group, 0.0).reshape(-1, n_agencies).sum(axis=1)
+    per_site = p.site + np.minimum(per_group, 0.0).reshape(-1, p.n_agencies).sum(axis=1)
     open_ = np.where(p.force == 0, per_site < 0, p.force > 0)
     return _Choices(per_group, per_site, open_)
 
@@ -248,7 +251,7 @@ def plan_prices(p: Prices, plan: Solution) -> np.ndarray:
     100 s against 1,034.3 M from `first_prices` (the starting plan costs 1,081.3 M).  A pair
     the plan leaves partly unserved keeps `first_prices` for the rest.
     """
-    n_agencies = len(p.fixed) // len(p.site)
+    n_agencies = p.n_agencies
     x = np.asarray(plan.x, dtype=float)[p.order]
     present = (plan.z & plan.y[:, None]).reshape(-1)
     office = np.where(present, p.fixed + p.staff_cost * (plan.n.reshape(-1) - p.minimum), 0.0)
