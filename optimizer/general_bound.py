@@ -12,7 +12,8 @@ only where their reduced cost pays for the staff they need.
 
 L(lambda) = sum_ia lambda[i, a] + sum_j min(0, V_j(lambda)) (locked sites as locked) is a
 lower bound for every lambda; steps that move each price by a length of its own
-(`sign_steps`), then subgradient steps (Polyak, towards a target above the bound), raise it.  The sites' choices at good prices are also where a plan may open offices
+(`sign_steps`), then subgradient steps (Polyak, towards a target above the bound), raise
+it.  The sites' choices at good prices are also where a plan may open offices
 (a Lagrangian heuristic): `bound` hands them to its caller, which makes and checks the plans.
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 from models.nearest_office import Columns, annual_coefficients, new_pair, one_off_coefficients
 
 from .instance import Instance
-from .solve import Solution, Watcher, current_watcher
+from .solve import Solution, Watcher, current_watcher, stopped_on_request
 
 
 @dataclass(frozen=True)
@@ -419,7 +420,7 @@ def bound(inst: Instance, target: float, seconds: float, steps: int = 1_000_000,
         return -math.inf
     lam = first_prices(p) if start is None or start.x is None else plan_prices(p, start)
     lam, best = sign_steps(p, lam, SIGN_SHARE * seconds, int(SIGN_SHARE * steps), lambda best: heard(target, best))
-    if heard(target, best):
+    if stopped_on_request():  # heard in the sign steps: report nothing twice
         return best
     polyak_started, left = time.perf_counter(), seconds - (time.perf_counter() - started)
     best, share, since, direction = -math.inf, FIRST_SHARE, 0, None

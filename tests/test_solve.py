@@ -219,6 +219,12 @@ def test_a_bound_proven_elsewhere_replaces_a_weaker_one_and_settles_the_status()
     assert still.message == "The time limit stopped the search; this is the best plan found (gap 10.00%)."
 
 
+def everyone_at_s2(inst) -> Start:
+    """s2 and c3 open, with everyone's 3.5 staff put at s2 (which may have fewer desks)."""
+    return Start(np.array([0.0, 1.0, 1.0]), np.array([[0.0], [1.0], [1.0]]), np.array([[0.0], [3.5], [0.0]]),
+                 {k: float(k[1] == 1) for k in inst.triples()})
+
+
 def test_a_start_that_breaks_the_desks_is_completed_with_its_sites_before_the_search():
     """s2 and c3 open, but everyone's staff put at s2, beyond its 2 desks: the completion moves the
     staff that do not fit to c3, so HiGHS starts from a plan that keeps the desks, here the optimal one."""
@@ -227,9 +233,7 @@ def test_a_start_that_breaks_the_desks_is_completed_with_its_sites_before_the_se
 
     p = network(s2_desks=2.0)
     inst = build_instance(p)
-    everyone_at_s2 = {k: float(k[1] == 1) for k in inst.triples()}
-    start = Start(np.array([0.0, 1.0, 1.0]), np.array([[0.0], [1.0], [1.0]]), np.array([[0.0], [3.5], [0.0]]),
-                  everyone_at_s2)
+    start = everyone_at_s2(inst)
     m = build_model(inst)
     assert apply_start(m, start)
     assert completed(m, time_limit_s=10.0)
@@ -325,8 +329,7 @@ def test_a_stop_while_the_start_is_completed_gives_the_completed_start_without_a
 
     p = network(s2_desks=2.0, travel_cost_per_km=0.01)  # priced travel: no nearest-office stage after
     inst = build_instance(p)
-    start = Start(np.array([0.0, 1.0, 1.0]), np.array([[0.0], [1.0], [1.0]]), np.array([[0.0], [3.5], [0.0]]),
-                  {k: float(k[1] == 1) for k in inst.triples()})
+    start = everyone_at_s2(inst)
     planner = _StopsAfterCompletion()
     runs = []
     run_highs = solve_module.run_highs
