@@ -509,9 +509,7 @@ def moved(inst: Instance, e: Entries, plan: Solution, stop: Callable[[], bool]) 
         return None
     need = np.bincount(e.group[n1], e.weight, minlength=len(z))
     staff = _staff_of(e, need, z)
-    w = np.r_[y, z].astype(float)
-    per_agency = staff.reshape(-1, n_agencies).sum(axis=0) * e.staff_cost
-    st = _State(n1, n2, z, y, need, staff, totals=e.rows @ w + np.r_[per_agency.sum(), e.closing, per_agency],
+    st = _State(n1, n2, z, y, need, staff, totals=_spending(e, y, z, staff.reshape(-1, n_agencies)),
                 offices=np.array([y.sum()], dtype=np.int64), objective=np.zeros(1))
     scratch = _scratch(len(z), inst.n_sites, len(e.start) - 1)
     for mu in BUDGET_PRICES:
@@ -523,6 +521,16 @@ def moved(inst: Instance, e: Entries, plan: Solution, stop: Callable[[], bool]) 
     x = np.zeros(len(inst.k_site))
     x[e.triple[n1]] = 1.0
     return Solution("feasible", "", y=y, z=z.reshape(-1, n_agencies), n=staff.reshape(-1, n_agencies), x=x)
+
+
+def spending(e: Entries, plan: Solution) -> np.ndarray:
+    """(2 + A,) what the plan spends on each row of `Entries.rows` (annual, one-off, each agency's)."""
+    return _spending(e, plan.y, plan.z.ravel(), plan.n)
+
+
+def _spending(e: Entries, y: np.ndarray, z: np.ndarray, staff: np.ndarray) -> np.ndarray:
+    per_agency = staff.sum(axis=0) * e.staff_cost
+    return e.rows @ np.r_[y, z].astype(float) + np.r_[per_agency.sum(), e.closing, per_agency]
 
 
 # The prices of a unit spent beyond a budget that the moves try in turn, each from where the

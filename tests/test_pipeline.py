@@ -147,6 +147,46 @@ def test_without_an_incumbent_the_first_plan_that_keeps_every_rule_is_kept():
     assert keeps_rules(inst, best)
 
 
+def _moved_at_a_budget(monkeypatch, rounds: int) -> tuple[list[float], Solution, object]:
+    """300 generated areas x 100 sites with the annual budget 2 % below what the plan without one
+    spends (665.6 M): the costs of the plans `Cheapest` keeps as it improves the relaxation's
+    first plan, in `rounds` rounds of moves, and the best of them."""
+    monkeypatch.setattr(pipeline, "ROOM_ROUNDS", rounds)
+    base = national(300, 100, nearest_office=False)
+    first = general_hint(build_instance(base)).first
+    inst = build_instance(base.with_settings(budget_annual=0.98 * 665_649_956))
+    cheapest = _Recording(inst, None, time.perf_counter() + 120.0)
+    cheapest.consider(lambda: first)
+    return cheapest.kept, cheapest.best(), inst
+
+
+class _Recording(Cheapest):
+    """Cheapest, with the cost of every plan it keeps, in turn."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.kept: list[float] = []
+
+    def keep(self, plan: Solution, cost: float) -> None:
+        self.kept.append(cost)
+        super().keep(plan, cost)
+
+
+def test_a_plan_the_budget_held_is_moved_again_with_the_room_its_assignment_left(monkeypatch):
+    """The moves staff every office for its nearest people; the assignment then fills minimums
+    from next door with fewer staff, and leaves part of the budget unspent.  A second round of
+    moves, with the budget that held the first loosened by that much, spends it."""
+    rounds = pipeline.ROOM_ROUNDS
+    once, first_best, _ = _moved_at_a_budget(monkeypatch, rounds=1)
+    kept, best, inst = _moved_at_a_budget(monkeypatch, rounds=rounds)
+    assert kept[0] == pytest.approx(once[0]) and len(once) == 1
+    assert len(kept) >= 2 and kept == sorted(kept, reverse=True)
+    assert best.objective < first_best.objective - 1e-3 * first_best.objective  # 923.5 M, then 917.0 M
+    assert best.objective == pytest.approx(cost_parts(inst, best)["objective"])
+    assert keeps_rules(inst, best)
+    assert cost_parts(inst, best)["annual cost"] <= inst.problem.settings.budget_annual
+
+
 def test_a_general_model_too_large_for_highss_search_is_searched_from_the_moves_plan(monkeypatch):
     """300 generated areas with minimum staff and desks, as if they had more assignments than HiGHS
     can search: the plan made without HiGHS is kept where it is proven within the gap, and is
