@@ -275,7 +275,7 @@ class Cheapest:
         The moves staff each office for everyone at its nearest office; the assignment then
         fills minimums with people from next door, and needs fewer staff.  20,000 generated
         areas with the 776.0 M annual budget: moved to 775.9 M a year (1,089.2 M in all), then
-        assigned 767.3 M (1,084.0 M); moved again with those 8.7 M more: 775.3 M (1,079.7 M).
+        assigned 767.3 M (1,084.0 M); moved again with those 8.7 M more, and assigned: 775.2 M (1,079.2 M).
         """
         e = self._entries
         budgeted = np.isfinite(e.limits)
