@@ -1,5 +1,6 @@
-"""The assignment rows' Lagrangian: its value at any prices is the relaxed model's exact minimum,
-so every bound it gives lies below the general model's optimum."""
+"""The assignment rows' Lagrangian: its value at any prices (of the pairs, and of the budgets
+where they are priced) is the relaxed model's exact minimum, so every bound it gives lies below
+the general model's optimum."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ import pyomo.environ as pyo
 import pytest
 
 from benchmarks.generate import national
-from models.office_network import build_model
+from models.office_network import agency_spend, build_model
 from optimizer import general_bound, pipeline
-from optimizer.general_bound import LEAST_PATIENCE, PATIENCE, bound, first_prices, patience, prices, value
+from optimizer.general_bound import (
+    LEAST_PATIENCE,
+    PATIENCE,
+    at_budgets,
+    bound,
+    first_prices,
+    patience,
+    prices,
+    value,
+)
 from optimizer.instance import build_instance
 from optimizer.pipeline import with_assignment_bound
 from optimizer.plan import cost_parts
@@ -30,24 +40,39 @@ def general_problem(seed: int):
     return replace(p, agencies=tuple(replace(a, min_staff=float(rng.integers(0, 4))) for a in p.agencies))
 
 
-def relaxed_model(inst) -> pyo.ConcreteModel:
-    """The general model without what the bound drops: budgets, desks and office counts."""
+BUDGETS = ("annual_budget", "agency_budget", "one_off_budget")
+
+
+def relaxed_model(inst, dropped: tuple[str, ...] = (*BUDGETS, "site_desks", "office_count")) -> pyo.ConcreteModel:
+    """The general model without what the bound drops: budgets (unless priced), desks and office counts."""
     m = build_model(inst)
-    for name in ("agency_budget", "annual_budget", "one_off_budget", "site_desks", "office_count"):
+    for name in dropped:
         if hasattr(m, name):
             getattr(m, name).deactivate()
     return m
 
 
-def lagrangian_by_highs(inst, lam: np.ndarray) -> float:
-    """sum lambda + the relaxed model's minimum with the assignment rows priced at lambda
-    instead of kept: L(lambda) by HiGHS, to check the knapsacks."""
+def budgets_less_rhs(m, inst) -> list:
+    """Each budget as spending - budget, in `general_bound.budgets`' order: annual, each agency's, one-off."""
+    s, agencies = inst.problem.settings, inst.problem.agencies
+    return [e for e in (
+        None if s.budget_annual is None else m.annual_cost - s.budget_annual,
+        *(agency_spend(m, a) - agency.budget for a, agency in enumerate(agencies) if agency.budget is not None),
+        None if s.budget_one_off is None else m.one_off_cost - s.budget_one_off,
+    ) if e is not None]
+
+
+def lagrangian_by_highs(inst, lam: np.ndarray, mu: np.ndarray | None = None) -> float:
+    """sum lambda + the relaxed model's minimum with the assignment rows priced at lambda, and the
+    budgets at mu, instead of kept: L(lambda, mu) by HiGHS, to check the knapsacks."""
     m = relaxed_model(inst)
     m.demand_is_served.deactivate()
     p = prices(inst)
     pair_of = {(int(i), int(a)): int(k) for i, a, k in zip(inst.k_area[p.order], inst.k_agency[p.order], p.pair)}
     m.cost.deactivate()
-    m.priced = pyo.Objective(expr=m.total_cost - sum(lam[pair_of[i, a]] * m.x[i, j, a] for i, j, a in m.K))
+    priced_budgets = sum(float(u) * e for u, e in zip(mu, budgets_less_rhs(m, inst))) if mu is not None else 0.0
+    m.priced = pyo.Objective(expr=m.total_cost - sum(lam[pair_of[i, a]] * m.x[i, j, a] for i, j, a in m.K)
+                             + priced_budgets)
     outcome = run_highs(m, 60.0, 1e-9)
     assert outcome.status == "optimal"
     return float(lam.sum()) + outcome.objective
@@ -61,6 +86,34 @@ def test_the_value_at_any_prices_is_the_relaxed_models_minimum(seed):
     for lam in (first_prices(p), first_prices(p) * rng.uniform(0, 3, p.n_pairs) + rng.normal(0, 50, p.n_pairs)):
         expected = lagrangian_by_highs(inst, lam)
         assert value(p, lam).bound == pytest.approx(expected, rel=1e-7, abs=1e-5)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_value_with_the_budgets_priced_is_the_minimum_with_them_in_the_objective(seed):
+    """Each budget r adds mu[r] (spending - budget), the staff's pay included."""
+    inst = build_instance(general_problem(seed))
+    p = prices(inst)
+    rng = np.random.default_rng(seed)
+    lam = first_prices(p) * rng.uniform(0.5, 2, p.n_pairs)
+    mu = rng.uniform(0, 1, len(p.budgets.rhs))
+    expected = lagrangian_by_highs(inst, lam, mu)
+    assert value(at_budgets(p, mu), lam).bound == pytest.approx(expected, rel=1e-7, abs=1e-5)
+
+
+def test_pricing_a_binding_budget_raises_the_bound_towards_the_lp_relaxation_with_it():
+    """300 generated areas with the annual budget 2 % below what the plan without one spends: the
+    relaxation without the budget lies below the LP with it, and the budget's price closes most
+    of the difference.  No L may pass that LP (without desks), which is the best L can reach."""
+    inst = build_instance(national(300, 100, nearest_office=False).with_settings(budget_annual=0.98 * 665_649_956))
+    lps = []
+    for dropped in ((*BUDGETS, "site_desks", "office_count"), ("site_desks", "office_count")):
+        m = relaxed_model(inst, dropped)
+        pyo.TransformationFactory("core.relax_integer_vars").apply_to(m)
+        lps.append(run_highs(m, 60.0, 1e-9).objective)
+    without, with_budget = lps
+    found = bound(inst, 1.02 * with_budget, seconds=30.0)
+    assert found <= with_budget + 1e-6 * with_budget
+    assert found - without >= 0.5 * (with_budget - without) > 0
 
 
 @pytest.mark.parametrize("seed", SEEDS)
