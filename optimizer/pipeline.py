@@ -157,8 +157,8 @@ def unsearched_plan(inst: Instance, start: Start | None = None) -> Solution:
     by 5 %: neither way finds one).
 
     20,000 generated areas x 2,000 sites with minimum staff and desks (7.9 million triples,
-    about 53 GB as a model) were refused before; this plan is proven within 1.4 % there in
-    120 s, and within 1.5 to 2.1 % with a binding budget.
+    about 53 GB as a model) were refused before; this plan is proven within 1.2 to 1.4 % there
+    in 120 s, and within 1.25 to 2.1 % with a binding budget (bench runs vary with timing).
     """
     started = time.perf_counter()
     settings = inst.problem.settings
