@@ -308,6 +308,20 @@ def one_off_coefficients(inst: Instance, c: Columns) -> tuple[np.ndarray, float]
     return coef, float(sum(s.close_cost for s in sites if s.is_existing))
 
 
+def spending_rows(inst: Instance, c: Columns) -> tuple[np.ndarray, np.ndarray]:
+    """(2 + A, J + J * A): the annual cost, the one-off cost and each agency's spend as
+    coefficients on y and z, in that order, without the staff (a choice of the general model's
+    plans) or the one-off cost's constant (the closing costs); and their budgets, inf where none."""
+    annual, _ = annual_coefficients(inst, c)
+    one_off, _ = one_off_coefficients(inst, c)
+    agencies, settings = inst.problem.agencies, inst.problem.settings
+    per_agency = np.zeros((c.n_agencies, c.w0))
+    for a, agency in enumerate(agencies):
+        per_agency[a, c.n_sites + a:: c.n_agencies] = agency.presence_cost
+    limits = [settings.budget_annual, settings.budget_one_off, *(a.budget for a in agencies)]
+    return np.vstack([annual, one_off, per_agency]), np.array([np.inf if b is None else b for b in limits], dtype=float)
+
+
 def _budget_row(coef_and_constant: tuple[np.ndarray, float], budget: float | None) -> Rows | None:
     if budget is None:
         return None

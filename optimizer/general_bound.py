@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numba
 import numpy as np
 
-from models.nearest_office import Columns, annual_coefficients, new_pair, one_off_coefficients
+from models.nearest_office import Columns, annual_coefficients, new_pair, one_off_coefficients, spending_rows
 
 from .instance import Instance
 from .solve import Solution, Watcher, current_watcher, stopped_on_request
@@ -36,7 +36,7 @@ from .solve import Solution, Watcher, current_watcher, stopped_on_request
 
 @dataclass(frozen=True)
 class Budgets:
-    """The budget rows, on_y @ y + on_z @ z + on_n @ n <= rhs: annual, each agency's, one-off.
+    """The budget rows, on_y @ y + on_z @ z + on_n @ n <= rhs: annual, one-off, each agency's.
     The staff are in them, since here each office's staff is a choice."""
 
     on_y: np.ndarray  # (R, J)
@@ -46,29 +46,18 @@ class Budgets:
 
 
 def budgets(inst: Instance) -> Budgets:
-    """The problem's budgets as rows on (y, z, n), each with the model's own coefficients
-    (`annual_coefficients`, `one_off_coefficients`, `agency_spend`), so that pricing one adds
-    exactly mu (spending - budget) to the objective."""
-    settings, agencies = inst.problem.settings, inst.problem.agencies
-    c = Columns(inst.n_sites, len(agencies))
-    n_offices = c.n_sites * c.n_agencies
-    agency = np.arange(n_offices) % c.n_agencies
-    rows: list[tuple[np.ndarray, np.ndarray, float]] = []  # (on y and z, on n, rhs)
-    if settings.budget_annual is not None:
-        rows.append((annual_coefficients(inst, c)[0], np.array([a.staff_cost for a in agencies])[agency],
-                     settings.budget_annual))
-    for a, spender in enumerate(agencies):
-        if spender.budget is not None:
-            mine = agency == a
-            rows.append((np.r_[np.zeros(c.n_sites), np.where(mine, spender.presence_cost, 0.0)],
-                         np.where(mine, spender.staff_cost, 0.0), spender.budget))
-    if settings.budget_one_off is not None:
-        one_off, closing = one_off_coefficients(inst, c)
-        rows.append((one_off, np.zeros(n_offices), settings.budget_one_off - closing))
-    on_yz = np.array([r[0] for r in rows]).reshape(len(rows), c.w0)
-    return Budgets(on_y=on_yz[:, : c.n_sites], on_z=on_yz[:, c.n_sites :],
-                   on_n=np.array([r[1] for r in rows]).reshape(len(rows), n_offices),
-                   rhs=np.array([r[2] for r in rows], dtype=float))
+    """The problem's budgets as rows on (y, z, n): the rows the office moves keep
+    (`spending_rows`: annual, one-off, each agency's) with a budget, and the staff's pay in the
+    annual and agencies' rows, so that pricing one adds exactly mu (spending - budget) to the
+    objective."""
+    c = Columns(inst.n_sites, inst.n_agencies)
+    rows, limits = spending_rows(inst, c)
+    staff_cost = np.array([a.staff_cost for a in inst.problem.agencies])
+    on_staff = np.vstack([staff_cost, np.zeros(c.n_agencies), np.diag(staff_cost)])  # (2 + A, A)
+    constant = np.r_[0.0, one_off_coefficients(inst, c)[1], np.zeros(c.n_agencies)]
+    kept = np.isfinite(limits)
+    return Budgets(on_y=rows[kept, : c.n_sites], on_z=rows[kept, c.n_sites :],
+                   on_n=np.tile(on_staff[kept], c.n_sites), rhs=limits[kept] - constant[kept])
 
 
 @dataclass(frozen=True)

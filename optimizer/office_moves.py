@@ -37,11 +37,11 @@ import numpy as np
 
 from models.nearest_office import (
     Columns,
-    annual_coefficients,
     decision_costs,
     demand_levels,
     desk_counts,
     one_off_coefficients,
+    spending_rows,
 )
 
 from .desk_fit import within_desks
@@ -105,13 +105,9 @@ def entries(inst: Instance) -> Entries:
     by_group = np.argsort(group, kind="stable")
     columns = Columns(n_sites, n_agencies)
     objective, _ = decision_costs(inst, columns)
-    annual, _ = annual_coefficients(inst, columns)
-    one_off, closing = one_off_coefficients(inst, columns)
+    _, closing = one_off_coefficients(inst, columns)
+    rows, limits = spending_rows(inst, columns)
     settings = problem.settings
-    per_agency = np.zeros((n_agencies, columns.w0))
-    for a, agency in enumerate(agencies):
-        per_agency[a, n_sites + a:: n_agencies] = agency.presence_cost
-    limits = [settings.budget_annual, settings.budget_one_off, *(a.budget for a in agencies)]
     return Entries(
         start=start,
         triple=order.astype(np.int64), group=group, pair=pair.astype(np.int64),
@@ -120,8 +116,7 @@ def entries(inst: Instance) -> Entries:
         by_group=by_group.astype(np.int64),
         group_start=np.searchsorted(group[by_group], np.arange(n_sites * n_agencies + 1)).astype(np.int64),
         cost=objective,
-        rows=np.vstack([annual, one_off, per_agency]),
-        limits=np.array([np.inf if b is None else b for b in limits], dtype=float),
+        rows=rows, limits=limits,
         staff_cost=np.array([a.staff_cost for a in agencies]),
         staff_price=np.array([a.staff_cost for a in agencies]),
         minimum=np.array([a.min_staff for a in agencies]),

@@ -53,12 +53,12 @@ def relaxed_model(inst, dropped: tuple[str, ...] = (*BUDGETS, "site_desks", "off
 
 
 def budgets_less_rhs(m, inst) -> list:
-    """Each budget as spending - budget, in `general_bound.budgets`' order: annual, each agency's, one-off."""
+    """Each budget as spending - budget, in `general_bound.budgets`' order: annual, one-off, each agency's."""
     s, agencies = inst.problem.settings, inst.problem.agencies
     return [e for e in (
         None if s.budget_annual is None else m.annual_cost - s.budget_annual,
-        *(agency_spend(m, a) - agency.budget for a, agency in enumerate(agencies) if agency.budget is not None),
         None if s.budget_one_off is None else m.one_off_cost - s.budget_one_off,
+        *(agency_spend(m, a) - agency.budget for a, agency in enumerate(agencies) if agency.budget is not None),
     ) if e is not None]
 
 
